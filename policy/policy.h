@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef TLSGUARD_POLICY_H
+#define TLSGUARD_POLICY_H
+
+/*
+ * policy - the pure TLS policy core of tlsguard.
+ *
+ * A policy is parsed once from text (the policy file), is immutable afterwards and may be
+ * shared by any number of threads. Evaluation takes plain facts gathered by an adapter
+ * (the milter, the explain command, a test) and fills a decision: which rule matched, the
+ * verdict, the action and the exact SMTP reply. Nothing here does I/O: no files, no
+ * sockets, no DNS, no clock. OpenSSL is used only to expand cipher strings in memory.
+ *
+ * Policy file syntax (tlsguard-policy(5)): one rule a line, `SELECTOR LEVEL [attr=value...]`,
+ * `#` starts a comment. Selectors: `from:DOMAIN`, `from:.DOMAIN`, `rcpt:DOMAIN`,
+ * `rcpt:.DOMAIN`, `client:IP`, `client:CIDR`, `*`. Levels: none, may, encrypt, verify.
+ * Attributes: protocols=, ciphers=, min_bits=, match=, action=.
+ *
+ * Sender-side rules (client:, from:, *) are evaluated once per message at MAIL FROM; the
+ * first matching one in file order applies. rcpt: rules are evaluated per recipient; the
+ * first matching rcpt: rule applies to that recipient.
+ *
+ * Ownership: policy_parse() returns a policy the caller frees with policy_free(). A
+ * decision borrows nothing from the facts; it may point at a rule of the policy it came
+ * from (valid while that policy lives). Errors: parse problems are collected in a
+ * policy_diag, each message naming file and line; policy_parse() returns NULL if there was
+ * at least one error. Out of memory aborts (see xalloc.h).
+ */
+
+#include <stddef.h>
+
+/* Bounds used by decisions. Every text copied into them is truncated safely. */
+#define POLICY_RULE_TEXT_MAX 300 /* selector text as written, e.g. "from:.bank.example" */
+#define POLICY_REASON_MAX 512
+#define POLICY_REPLY_MAX 900     /* reply text without code; fits one SMTP reply line */
+#define POLICY_DOMAIN_MAX 256    /* a domain name: 253 octets + NUL, with room */
+#define POLICY_ADDR_MAX 512      /* a normalised envelope address */
+
+typedef enum policy_level {
+    POLICY_LEVEL_NONE = 0, /* nothing checked */
+    POLICY_LEVEL_MAY,      /* TLS optional; floors only flagged (action monitor) */
+    POLICY_LEVEL_ENCRYPT,  /* TLS required; floors enforced */
+    POLICY_LEVEL_VERIFY    /* encrypt + a trusted client certificate (+ match=) */
+} policy_level;
+
+typedef enum policy_action {
+    POLICY_ACTION_DEFAULT = 0, /* in a rule: use the configured default_action */
+    POLICY_ACTION_ACCEPT,      /* requirement met, or nothing required */
+    POLICY_ACTION_REJECT,      /* 5xx with a 5.7.x enhanced code */
+    POLICY_ACTION_DEFER,       /* 4xx with a 4.7.x enhanced code */
+    POLICY_ACTION_TAG,         /* accept; mark the message header */
+    POLICY_ACTION_QUARANTINE,  /* accept into the MTA's hold queue */
+    POLICY_ACTION_MONITOR      /* accept; record only */
+} policy_action;
+
+typedef enum policy_verdict {
+    POLICY_VERDICT_NONE = 0, /* no rule matched, or level none */
+    POLICY_VERDICT_PASS,     /* a requirement was checked and met */
+    POLICY_VERDICT_FAIL      /* a requirement (or, at level may, a floor) was not met */
+} policy_verdict;
+
+typedef enum policy_selector_kind {
+    POLICY_SEL_ANY = 0, /* "*" */
+    POLICY_SEL_FROM,
+    POLICY_SEL_RCPT,
+    POLICY_SEL_CLIENT
+} policy_selector_kind;
+
+typedef struct policy policy;           /* opaque, immutable after parse */
+typedef struct policy_rule policy_rule; /* opaque, owned by its policy */
+
+/* Facts about one SMTP transaction, as the MTA reported them. All strings are borrowed
+ * for the duration of one call and may be NULL (= not known / not present). */
+typedef struct policy_facts {
+    const char *client_addr;      /* textual IPv4 or IPv6 address */
+    const char *mail_from_domain; /* normalised (see policy_addr_domain); "" = null sender */
+    const char *tls_version;      /* SSL_get_version() string; NULL or "" = no TLS */
+    const char *cipher;           /* SSL_CIPHER_get_name() string */
+    int cipher_bits;              /* -1 = unknown */
+    const char *cert_subject;     /* client certificate subject CN */
+    const char *cert_issuer;      /* client certificate issuer CN */
+    int cert_verified;            /* 1 if the MTA trusted the client certificate */
+} policy_facts;
+
+/* Settings from the configuration that shape a decision. */
+typedef struct policy_opts {
+    policy_action default_action; /* POLICY_ACTION_REJECT or POLICY_ACTION_DEFER */
+    int monitor;                  /* mode = monitor: never refuse; failed action is monitor */
+} policy_opts;
+
+/* The outcome for the sender side of a message or for one recipient. */
+typedef struct policy_decision {
+    const policy_rule *rule;                /* matched rule, or NULL */
+    char rule_text[POLICY_RULE_TEXT_MAX];   /* selector as written, "" if none matched */
+    policy_level level;
+    policy_verdict verdict;
+    policy_action action;                   /* never POLICY_ACTION_DEFAULT */
+    char reason[POLICY_REASON_MAX];         /* why it failed; "" unless verdict is FAIL */
+    int code;                               /* 4xx/5xx for defer/reject, else 0 */
+    char xcode[16];                         /* enhanced status code, e.g. "5.7.0", else "" */
+    char reply[POLICY_REPLY_MAX];           /* reply text after the codes; printable ASCII */
+} policy_decision;
+
+/* Diagnostics collected by policy_parse(): "FILE:LINE: error: ..." / "FILE:LINE: warning: ...". */
+typedef struct policy_diag {
+    char **msgs;
+    size_t n, cap;
+    int errors;
+    int warnings;
+} policy_diag;
+
+void policy_diag_free(policy_diag *diag);
+
+/* Parses policy text. `filename` is used in messages only. Returns NULL if any error was
+ * found (all errors are reported, not just the first). Caller frees with policy_free(). */
+policy *policy_parse(const char *text, size_t len, const char *filename, policy_diag *diag);
+
+/* The built-in policy used when no policy file is configured: no rules (records
+ * everything, refuses nothing). */
+policy *policy_builtin(void);
+
+/* Returns NULL so that `p = policy_free(p)` reads naturally. */
+policy *policy_free(policy *p);
+
+/* Introspection for `tlsguard check`. */
+size_t policy_rule_count(const policy *p);
+const policy_rule *policy_rule_at(const policy *p, size_t i);
+/* One line describing the rule as understood, e.g.
+ * "line 3: from:bank.example encrypt protocols=>=TLSv1.2 action=default". */
+void policy_rule_describe(const policy_rule *r, char *buf, size_t size);
+policy_selector_kind policy_rule_kind(const policy_rule *r);
+unsigned policy_rule_line(const policy_rule *r);
+
+/* Evaluates the sender-side rules (client:, from:, *) for one message. */
+void policy_eval_sender(const policy *p, const policy_opts *opts, const policy_facts *facts,
+                        policy_decision *out);
+
+/* Evaluates the rcpt: rules for one recipient domain (normalised, see policy_addr_domain). */
+void policy_eval_rcpt(const policy *p, const policy_opts *opts, const policy_facts *facts,
+                      const char *rcpt_domain, policy_decision *out);
+
+/* Combines verdicts for the X-TLS-Policy header: fail beats pass beats none. */
+policy_verdict policy_verdict_combine(policy_verdict a, policy_verdict b);
+
+/* The X-TLS-Policy header value, e.g.
+ * "pass tls=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 bits=256 rule=from:bank.example" or
+ * "none tls=none rule=-". `rules` is a comma-separated list of rule texts or NULL/"". */
+void policy_header_value(const policy_facts *facts, policy_verdict v, const char *rules,
+                         char *buf, size_t size);
+
+const char *policy_level_name(policy_level l);
+const char *policy_action_name(policy_action a);
+const char *policy_verdict_name(policy_verdict v);
+/* Returns 0 and sets *out, or -1 if the name is unknown. Accepts the names above. */
+int policy_action_from_name(const char *name, policy_action *out);
+
+/*
+ * Normalisers for untrusted envelope data (addr.c). They never read past `size` and always
+ * NUL-terminate the output on success.
+ */
+
+/* Extracts the domain of an envelope address as sent in MAIL FROM / RCPT TO: strips
+ * <>, a source route (@a,@b:), quotes around the local part; lowercases; drops one
+ * trailing dot. Writes "" for the null sender "<>". Returns 0, or -1 if the address has no
+ * usable domain (e.g. "<postmaster>" gives -1 with "" written) or does not fit. */
+int policy_addr_domain(const char *addr, char *domain, size_t size);
+
+/* Normalises a whole address for storage and logs: as above but keeps the local part as
+ * sent (quotes kept) and lowercases only the domain. "<>" gives "". Returns 0 or -1. */
+int policy_addr_normalize(const char *addr, char *out, size_t size);
+
+/* Normalises a domain as written by an operator or an MTA: lowercase, one trailing dot
+ * dropped; rejects empty labels, characters outside [a-z0-9-_] in labels, and names over
+ * 253 octets. Returns 0 or -1. */
+int policy_domain_normalize(const char *in, char *out, size_t size);
+
+/*
+ * TLS facts (tlsfacts.c).
+ */
+
+/* Maps "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3" (case-insensitive) to 0x0300..0x0304.
+ * Returns -1 for anything else. */
+int policy_tls_version_number(const char *name);
+
+/* Parses a non-negative decimal cipher bit count up to 65535; -1 if missing or invalid. */
+int policy_cipher_bits_parse(const char *s);
+
+/* 1 if the cipher name is weak by keyword (RC4, MD5, 3DES/DES-CBC3, IDEA, NULL, EXP,
+ * ADH/AECDH/aNULL, DES-CBC-) or unknown to the local OpenSSL; else 0. */
+int policy_cipher_is_weak(const char *name);
+
+/* Copies `in` to `out` replacing every byte outside printable ASCII (0x20-0x7e) with '?'
+ * and truncating to size-1 bytes. Safe for logs and SMTP replies. NULL gives "". */
+void policy_sanitize(const char *in, char *out, size_t size);
+
+#endif

@@ -1,0 +1,568 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# lib.sh - end-to-end harness: a private Postfix on loopback with tlsguard attached, driven by
+# swaks, delivering to smtp-sink, which dumps every message to a file.
+#
+# Source it from a test script, then:
+#   e2e_init                       temp dir, certificates, ports (always first)
+#   write_policy <<'EOF' ... EOF   the policy file ($E2E/policy)
+#   write_conf [KEY=VALUE ...]     tlsguard.conf with socket/database/policy/log preset
+#   start_tlsguard                 `$TLSGUARD serve -c $E2E/tlsguard.conf`, waits for the socket
+#   start_postfix [--no-milter]    smtp-sink + a private Postfix with smtpd_milters set
+#   send_mail SWAKS-ARGS...        runs swaks against Postfix; transcript in $E2E/last.txt
+#   expect_reply CODE TEXT         the last transcript has a server reply CODE containing TEXT
+#   sql QUERY / sql_is QUERY WANT  query the tlsguard database (waits for the recorder)
+#   wait_for_delivery MARKER       path of the delivered message containing MARKER
+#   pass MSG / fail MSG            report; fail dumps the logs and exits 1
+#
+# Everything lives in one temp dir that is removed on exit (KEEP_E2E=1 keeps it), and every
+# process started here is stopped on exit. Tests run as root: Postfix needs it.
+
+set -euo pipefail
+
+E2E_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$E2E_LIB_DIR/../.." && pwd)
+TLSGUARD=${TLSGUARD:-$REPO/build/milter/tlsguard}
+SWAKS=${SWAKS:-swaks}
+
+E2E=""              # the temp dir
+TG_PID=""           # tlsguard
+SINK_PID=""         # smtp-sink
+PF_STARTED=""       # private Postfix is running
+E2E_PORTS=" "       # ports handed out by free_port
+E2E_FAILED=0
+E2E_CHECKS=0
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+
+pass() {
+    E2E_CHECKS=$((E2E_CHECKS + 1))
+    printf 'ok   %s\n' "$*"
+}
+
+# Prints the evidence a failing test needs, then exits 1 (the EXIT trap cleans up).
+fail() {
+    E2E_FAILED=1
+    printf 'FAIL %s\n' "$*" >&2
+    dump_logs >&2
+    exit 1
+}
+
+info() {
+    printf '#    %s\n' "$*"
+}
+
+dump_logs() {
+    [ -n "$E2E" ] || return 0
+    local f
+    for f in "$E2E/last.txt" "$E2E/tlsguard.log" "$E2E/postfix/maillog"; do
+        [ -s "$f" ] || continue
+        printf '\n----- %s (last 80 lines) -----\n' "${f#"$E2E"/}"
+        tail -n 80 "$f"
+    done
+    printf -- '-----\n'
+}
+
+# ---------------------------------------------------------------------------------------------
+# Setup and teardown
+
+e2e_init() {
+    command -v "$SWAKS" >/dev/null || { echo "swaks not installed" >&2; exit 1; }
+    [ "$(id -u)" = 0 ] || { echo "e2e tests run as root (Postfix)" >&2; exit 1; }
+    E2E=$(mktemp -d /tmp/tlsguard-e2e.XXXXXX)
+    # Postfix daemons run as the postfix user and must traverse into the queue directory.
+    chmod 755 "$E2E"
+    trap e2e_cleanup EXIT
+    trap 'exit 130' INT TERM
+    make_certs
+    TG_PORT=$(free_port)
+    SMTP_PORT=$(free_port)
+    SINK_PORT=$(free_port)
+    DB=$E2E/tlsguard.db
+    POLICY=$E2E/policy
+    CONF=$E2E/tlsguard.conf
+    PFDIR=$E2E/postfix
+    SINKDIR=$E2E/sink
+    : >"$POLICY"
+    info "temp dir $E2E; tlsguard 127.0.0.1:$TG_PORT postfix 127.0.0.1:$SMTP_PORT sink 127.0.0.1:$SINK_PORT"
+}
+
+e2e_cleanup() {
+    local rc=$? trc
+    set +e
+    # tlsguard must survive every test and exit 0 on SIGTERM; under ASan/UBSan its log must be
+    # free of sanitizer reports (leaks are reported at exit, hence after stopping it).
+    if [ -n "$TG_PID" ]; then
+        trc=$(stop_tlsguard)
+        if [ "$trc" != 0 ]; then
+            printf 'FAIL tlsguard exited with status %s on SIGTERM at the end of the test\n' "$trc" >&2
+            rc=1
+        fi
+    fi
+    if [ -n "$E2E" ] && grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$E2E/tlsguard.log" 2>/dev/null; then
+        printf 'FAIL sanitizer report in the tlsguard log\n' >&2
+        rc=1
+    fi
+    if [ "$rc" != 0 ] && [ "$E2E_FAILED" = 0 ]; then
+        E2E_FAILED=2
+    fi
+    if [ -n "$PF_STARTED" ]; then
+        postfix -c "$PFDIR/etc" stop >/dev/null 2>&1 || postfix -c "$PFDIR/etc" abort >/dev/null 2>&1
+        wait_master_gone
+    fi
+    if [ -n "$SINK_PID" ]; then
+        kill "$SINK_PID" 2>/dev/null
+        wait "$SINK_PID" 2>/dev/null
+    fi
+    if [ "$rc" = 0 ] && [ "$E2E_FAILED" = 0 ]; then
+        printf 'PASS %s (%d checks)\n' "$(basename "$0")" "$E2E_CHECKS"
+    elif [ "$E2E_FAILED" != 1 ]; then
+        printf 'FAIL %s: exit status %d\n' "$(basename "$0")" "$rc" >&2
+        dump_logs >&2
+    fi
+    if [ -n "$E2E" ] && [ -z "${KEEP_E2E:-}" ]; then
+        rm -rf "$E2E"
+    elif [ -n "$E2E" ]; then
+        echo "kept $E2E" >&2
+    fi
+    exit "$rc"
+}
+
+# A loopback TCP port nothing listens on, not handed out before in this test.
+free_port() {
+    local p tries=0
+    while :; do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        tries=$((tries + 1))
+        [ "$tries" -lt 200 ] || { echo "no free port" >&2; return 1; }
+        case "$E2E_PORTS" in *" $p "*) continue ;; esac
+        port_open "$p" && continue
+        E2E_PORTS="$E2E_PORTS$p "
+        echo "$p"
+        return 0
+    done
+}
+
+port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# wait_port PORT [SECONDS] [PID]: until something listens; gives up early if PID dies.
+wait_port() {
+    local port=$1 secs=${2:-10} pid=${3:-} i
+    for ((i = 0; i < secs * 10; i++)); do
+        port_open "$port" && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            return 1
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+wait_master_gone() {
+    local pidf=$PFDIR/queue/pid/master.pid pid i
+    [ -f "$pidf" ] || return 0
+    pid=$(tr -dc 0-9 <"$pidf")
+    [ -n "$pid" ] || return 0
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null
+    return 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# Certificates: a test CA, an RSA server certificate (so kRSA ciphers such as AES256-SHA can be
+# negotiated), client certificates issued by the CA with CN client.bank.example and with
+# CN other.example.net, and a self-signed client certificate the CA does not know.
+
+make_certs() {
+    local d=$E2E/certs
+    mkdir -p "$d"
+    (
+        cd "$d"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=tlsguard test CA" \
+            -keyout ca.key -out ca.crt -addext basicConstraints=critical,CA:TRUE \
+            -addext keyUsage=critical,keyCertSign,cRLSign
+        issue() { # NAME CN EKU
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$1.key" -out "$1.csr"
+            printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=%s\nsubjectAltName=DNS:%s\n' \
+                "$3" "$2" >"$1.ext"
+            openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+                -extfile "$1.ext" -out "$1.crt"
+        }
+        issue server mx.tlsguard.test serverAuth
+        issue client-good client.bank.example clientAuth
+        issue client-wrong other.example.net clientAuth
+        openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=client.bank.example" \
+            -keyout client-untrusted.key -out client-untrusted.crt
+        chmod 644 ./*.crt ./*.key
+    ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; fail "certificate generation"; }
+    CA_CRT=$d/ca.crt
+    # Client side OpenSSL config for TLSv1/TLSv1.1 (field guide 9): without it swaks fails with
+    # "legacy sigalg disallowed or unsupported".
+    cat >"$E2E/client-openssl.cnf" <<'EOF'
+openssl_conf = default_conf
+[default_conf]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+MinProtocol = TLSv1
+CipherString = ALL:@SECLEVEL=0
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+# tlsguard
+
+# write_policy: the policy file from stdin.
+write_policy() {
+    cat >"$POLICY"
+}
+
+# write_conf [KEY=VALUE ...]: the config file; extra pairs are appended (later lines are the
+# test's own choices: mode, header, default_action, ...).
+write_conf() {
+    {
+        echo "# written by $(basename "$0")"
+        echo "socket = inet:$TG_PORT@127.0.0.1"
+        echo "database = $DB"
+        echo "policy = $POLICY"
+        echo "log = stderr"
+        echo "log_level = debug"
+        local kv
+        for kv in "$@"; do
+            echo "${kv%%=*} = ${kv#*=}"
+        done
+    } >"$CONF"
+}
+
+start_tlsguard() {
+    [ -x "$TLSGUARD" ] || fail "tlsguard binary not found: $TLSGUARD (build first, or set TLSGUARD)"
+    [ -f "$CONF" ] || write_conf
+    "$TLSGUARD" serve -c "$CONF" >>"$E2E/tlsguard.log" 2>&1 &
+    TG_PID=$!
+    wait_port "$TG_PORT" 15 "$TG_PID" || fail "tlsguard did not listen on 127.0.0.1:$TG_PORT"
+    info "tlsguard pid $TG_PID"
+}
+
+# stop_tlsguard: SIGTERM and wait; prints the exit status.
+stop_tlsguard() {
+    local rc=0 i
+    [ -n "$TG_PID" ] || { echo 0; return 0; }
+    kill -TERM "$TG_PID" 2>/dev/null || true
+    for ((i = 0; i < 400; i++)); do
+        kill -0 "$TG_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$TG_PID" 2>/dev/null; then
+        kill -9 "$TG_PID" 2>/dev/null || true
+        echo "tlsguard did not exit within 40 s of SIGTERM" >>"$E2E/tlsguard.log"
+    fi
+    wait "$TG_PID" 2>/dev/null || rc=$?
+    TG_PID=""
+    echo "$rc"
+}
+
+# reload_tlsguard: SIGHUP, then a moment for the new snapshot to be built.
+reload_tlsguard() {
+    kill -HUP "$TG_PID" || fail "tlsguard is not running"
+    sleep 1
+}
+
+# log_has TEXT: tlsguard's log contains TEXT (fixed string); waits up to 3 s.
+log_has() {
+    local i
+    for ((i = 0; i < 30; i++)); do
+        grep -qF -- "$1" "$E2E/tlsguard.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Postfix and smtp-sink
+
+start_sink() {
+    mkdir -p "$SINKDIR"
+    chown postfix "$SINKDIR"
+    # -d: one file per message under $SINKDIR; -u: smtp-sink refuses to keep root privileges.
+    smtp-sink -u postfix -h sink.tlsguard.test -d "$SINKDIR/%Y%m%d%H%M%S." \
+        "127.0.0.1:$SINK_PORT" 64 >>"$E2E/sink.log" 2>&1 &
+    SINK_PID=$!
+    wait_port "$SINK_PORT" 10 "$SINK_PID" || fail "smtp-sink did not listen on $SINK_PORT"
+}
+
+# start_postfix [--no-milter] [MAIN.CF-LINE ...]
+start_postfix() {
+    local milter=yes extra=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        --no-milter) milter=no ;;
+        *) extra+=("$1") ;;
+        esac
+        shift
+    done
+    start_sink
+    local etc=$PFDIR/etc
+    mkdir -p "$etc" "$PFDIR/queue" "$PFDIR/data"
+    chown postfix "$PFDIR/data"
+    # Old protocols and ciphers on purpose (field guide 9): the tests need TLSv1 and kRSA.
+    cat >"$etc/openssl.cnf" <<'EOF'
+postfix = postfix_settings
+[postfix_settings]
+ssl_conf = postfix_ssl_settings
+[postfix_ssl_settings]
+system_default = baseline_postfix_settings
+[baseline_postfix_settings]
+MinProtocol = TLSv1
+CipherString = ALL:@SECLEVEL=0
+EOF
+    cat >"$etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $PFDIR/queue
+data_directory = $PFDIR/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = $PFDIR/maillog
+maillog_file_prefixes = $PFDIR
+myhostname = mx.tlsguard.test
+mydomain = tlsguard.test
+myorigin = \$myhostname
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+local_recipient_maps =
+relay_domains =
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+relayhost = [127.0.0.1]:$SINK_PORT
+smtp_tls_security_level = none
+smtp_dns_support_level = disabled
+alias_maps =
+alias_database =
+biff = no
+append_dot_mydomain = no
+smtpd_banner = \$myhostname ESMTP test
+message_size_limit = 10240000
+smtpd_tls_cert_file = $E2E/certs/server.crt
+smtpd_tls_key_file = $E2E/certs/server.key
+smtpd_tls_CAfile = $CA_CRT
+smtpd_tls_security_level = may
+smtpd_tls_ask_ccert = yes
+smtpd_tls_loglevel = 1
+smtpd_tls_received_header = yes
+smtpd_tls_protocols = >=TLSv1
+smtpd_tls_mandatory_protocols = >=TLSv1
+smtpd_tls_ciphers = low
+smtpd_tls_mandatory_ciphers = low
+tls_low_cipherlist = ALL:@SECLEVEL=0
+tls_config_file = $etc/openssl.cnf
+tls_config_name = postfix
+smtpd_tls_session_cache_database =
+smtpd_tls_session_cache_timeout = 0s
+milter_default_action = tempfail
+EOF
+    if [ "$milter" = yes ]; then
+        echo "smtpd_milters = inet:127.0.0.1:$TG_PORT" >>"$etc/main.cf"
+    fi
+    local l
+    for l in "${extra[@]}"; do
+        echo "$l" >>"$etc/main.cf"
+    done
+    # A minimal master.cf without chroot: the paths above are outside any chroot.
+    cat >"$etc/master.cf" <<EOF
+127.0.0.1:$SMTP_PORT inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+    postfix -c "$etc" check >"$PFDIR/check.log" 2>&1 ||
+        { cat "$PFDIR/check.log" >&2; fail "postfix check"; }
+    postfix -c "$etc" start >"$PFDIR/start.log" 2>&1 ||
+        { cat "$PFDIR/start.log" >&2; fail "postfix start"; }
+    PF_STARTED=1
+    wait_port "$SMTP_PORT" 15 || fail "Postfix smtpd did not listen on $SMTP_PORT"
+    info "postfix started (milter=$milter)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Driving mail
+
+# send_mail [OPTIONS] [SWAKS-ARGS...]: runs swaks against the test Postfix. Options of ours:
+#   --cert good|wrong|untrusted   present that client certificate (implies --tls)
+#   --old-tls                     allow TLSv1/TLSv1.1 and weak ciphers on the client side
+# Everything else goes to swaks (--tls, --tls-protocol tlsv1_2, --tls-cipher AES256-SHA,
+# --from, --to a,b, --quit-after EHLO, --add-header ...). The transcript is printed to
+# $E2E/last.txt; the return value is swaks' exit status (non-zero when a command was refused).
+send_mail() {
+    local args=() env=() cert
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        --cert)
+            cert=$2
+            shift
+            args+=(--tls --tls-cert "$E2E/certs/client-$cert.crt" --tls-key "$E2E/certs/client-$cert.key")
+            ;;
+        --old-tls) env+=("OPENSSL_CONF=$E2E/client-openssl.cnf") ;;
+        *) args+=("$1") ;;
+        esac
+        shift
+    done
+    local rc=0
+    env "${env[@]}" "$SWAKS" --server 127.0.0.1 --port "$SMTP_PORT" --helo client.tlsguard.test \
+        --timeout 60 "${args[@]}" >"$E2E/last.txt" 2>&1 || rc=$?
+    {
+        printf '\n===== swaks %s (exit %d)\n' "${args[*]}" "$rc"
+        cat "$E2E/last.txt"
+    } >>"$E2E/transcripts.txt"
+    return "$rc"
+}
+
+# The server replies of the last transcript, one per line, without swaks' arrows.
+replies() {
+    sed -n -E 's/^ *<[-~*]+ +([2-5][0-9][0-9][ -].*)$/\1/p' "$E2E/last.txt" | tr -d '\r'
+}
+
+# expect_reply CODE TEXT [DESC]: some reply line starts with CODE and contains TEXT.
+expect_reply() {
+    local code=$1 text=$2 desc=${3:-reply $1 ...$2...}
+    if replies | grep -E "^$code[ -]" | grep -qF -- "$text"; then
+        pass "$desc"
+    else
+        fail "$desc: no reply '$code ...$text...' in the transcript"
+    fi
+}
+
+# expect_no_reply CODE [DESC]: no reply line starts with CODE.
+expect_no_reply() {
+    local code=$1 desc=${2:-no reply $1}
+    if replies | grep -qE "^$code[ -]"; then
+        fail "$desc: found $(replies | grep -E "^$code[ -]" | head -1)"
+    fi
+    pass "$desc"
+}
+
+# expect_tls VERSION: swaks reports the negotiated protocol (guards the test setup itself).
+expect_tls() {
+    if grep -qF "TLS started with cipher $1:" "$E2E/last.txt"; then
+        pass "client negotiated $1"
+    else
+        fail "client did not negotiate $1: $(grep -m1 -E 'TLS started|TLS|SSL' "$E2E/last.txt" || true)"
+    fi
+}
+
+# The queue id from "250 2.0.0 Ok: queued as XXXX" in the last transcript.
+last_queue_id() {
+    replies | sed -n -E 's/^250 .*queued as ([0-9A-Za-z]+).*/\1/p' | tail -n 1
+}
+
+# wait_for_delivery MARKER [SECONDS]: prints the path of the sink file holding MARKER.
+wait_for_delivery() {
+    local marker=$1 secs=${2:-20} i f
+    for ((i = 0; i < secs * 10; i++)); do
+        f=$(grep -lrF -- "$marker" "$SINKDIR" 2>/dev/null | head -n 1 || true)
+        if [ -n "$f" ]; then
+            echo "$f"
+            return 0
+        fi
+        [ $((i % 20)) = 19 ] && postqueue -c "$PFDIR/etc" -f >/dev/null 2>&1 || true
+        sleep 0.1
+    done
+    fail "no delivered message containing '$marker' within $secs s"
+}
+
+# not_delivered MARKER: after a short wait, no sink file holds MARKER.
+not_delivered() {
+    sleep 1.5
+    if grep -qrF -- "$1" "$SINKDIR" 2>/dev/null; then
+        fail "a message containing '$1' was delivered"
+    fi
+    pass "no message containing '$1' delivered"
+}
+
+# The header block of a delivered (dumped) message, unfolded: one header per line. smtp-sink
+# writes its own X-Client-Addr/X-Mail-Args/... and Received: lines right before the message's
+# headers, so the block ends at the first empty line.
+message_headers() {
+    awk '{ sub(/\r$/, "") } /^$/ { exit } { print }' "$1" |
+        awk '/^[ \t]/ { sub(/^[ \t]+/, " "); line = line $0; next }
+             { if (line != "") print line; line = $0 }
+             END { if (line != "") print line }'
+}
+
+# header_values FILE NAME: every value of header NAME (case-insensitive), one per line.
+header_values() {
+    message_headers "$1" | awk -v n="$2" 'BEGIN { n = tolower(n) ": " }
+        tolower(substr($0, 1, length(n))) == n { print substr($0, length(n) + 1) }'
+}
+
+# held_ids: queue ids in Postfix's hold queue ('!' after the id in postqueue -p).
+held_ids() {
+    postqueue -c "$PFDIR/etc" -p 2>/dev/null | sed -n -E 's/^([0-9A-F]+)!.*/\1/p'
+}
+
+# ---------------------------------------------------------------------------------------------
+# Database
+
+# sql QUERY: rows as a|b|c; retries while the table is busy and, for up to 3 s, while the query
+# returns nothing (the recorder commits within 1 s of a decision).
+sql() {
+    local out i
+    for ((i = 0; i < 30; i++)); do
+        if [ -f "$DB" ]; then
+            out=$(sqlite3 -batch -noheader -separator '|' -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null) || out=""
+            if [ -n "$out" ]; then
+                printf '%s\n' "$out"
+                return 0
+            fi
+        fi
+        sleep 0.1
+    done
+    return 0
+}
+
+# sql_is QUERY WANT [DESC]: polls up to 3 s until the output is exactly WANT.
+sql_is() {
+    local q=$1 want=$2 desc=${3:-$1} out="" i
+    for ((i = 0; i < 30; i++)); do
+        if [ -f "$DB" ]; then
+            out=$(sqlite3 -batch -noheader -separator '|' -cmd '.timeout 2000' "$DB" "$q" 2>&1) || true
+            [ "$out" = "$want" ] && { pass "$desc"; return 0; }
+        fi
+        sleep 0.1
+    done
+    printf 'query: %s\nwant:\n%s\ngot:\n%s\n' "$q" "$want" "$out" >&2
+    fail "$desc"
+}
+
+# An SQL condition selecting the session that the last swaks run used (by its client port is
+# not known to swaks; by HELO and order is): the newest session row.
+LAST_SESSION="(SELECT max(id) FROM sessions)"

@@ -1,0 +1,88 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Installs what the build and the tests need (Debian 12, as root), builds tlsguard twice -
+# build/ (RelWithDebInfo) and build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer) - and
+# runs the whole test suite in both. Exits non-zero if anything fails. Safe to run again; works
+# from any directory. .ci/run calls exactly this.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+if [ "$(id -u)" != 0 ]; then
+    echo "run.sh: run as root (it installs packages, and the end-to-end tests start Postfix)" >&2
+    exit 1
+fi
+
+packages=(
+    cmake make gcc libc6-dev pkg-config
+    libmilter-dev libssl-dev libunbound-dev libsqlite3-dev
+    sqlite3 postfix swaks openssl ca-certificates
+    libnet-ssleay-perl libio-socket-ssl-perl
+)
+
+echo "== installing packages"
+export DEBIAN_FRONTEND=noninteractive
+# Postfix must install without questions and without a configuration of its own: the tests
+# run private Postfix instances on loopback ports.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+echo "postfix postfix/mailname string localhost" | debconf-set-selections
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The system Postfix (if the package started one) is not needed and must not hold port 25.
+if [ -f /etc/postfix/main.cf ] && postfix status >/dev/null 2>&1; then
+    postfix stop >/dev/null 2>&1 || true
+fi
+if command -v systemctl >/dev/null && systemctl is-active --quiet postfix 2>/dev/null; then
+    systemctl stop postfix || true
+fi
+
+status=0
+
+# build DIR ENV... -- CMAKE-ARGS...: configure, build and test one tree.
+build_and_test() {
+    local dir=$1
+    shift
+    local env=()
+    while [ "$1" != -- ]; do
+        env+=("$1")
+        shift
+    done
+    shift
+    echo "== $dir: configure and build"
+    mkdir -p "$repo/$dir"
+    if ! cmake -S "$repo" -B "$repo/$dir" "$@" >"$repo/$dir/configure.log" 2>&1; then
+        cat "$repo/$dir/configure.log"
+        echo "== $dir: configure FAILED"
+        return 1
+    fi
+    if ! cmake --build "$repo/$dir" -j "$jobs"; then
+        echo "== $dir: build FAILED"
+        return 1
+    fi
+    echo "== $dir: tests"
+    if ! (cd "$repo/$dir" && env "${env[@]}" ctest --output-on-failure); then
+        echo "== $dir: tests FAILED"
+        return 1
+    fi
+    echo "== $dir: OK"
+}
+
+build_and_test build -- -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
+build_and_test build-asan \
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTLSGUARD_SANITIZE=ON || status=1
+
+if [ "$status" = 0 ]; then
+    echo "== all tests passed (build/ and build-asan/)"
+else
+    echo "== FAILED"
+fi
+exit "$status"

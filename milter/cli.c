@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+#include "cli.h"
+
+/* System. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Libraries, for `version`. */
+#include <libmilter/mfapi.h>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+/* Core. */
+#include "policy.h"
+
+/* Daemon. */
+#include "config.h"
+
+static void print_line(void *arg, const char *line)
+{
+    fprintf(arg, "%s\n", line);
+}
+
+/* Loads config and policy or prints every error; NULL on failure. */
+static snapshot *load_or_report(const char *path)
+{
+    policy_diag diag = {0};
+    snapshot *s = snapshot_load(path, &diag);
+
+    for (size_t i = 0; i < diag.n; i++)
+        fprintf(stderr, "%s\n", diag.msgs[i]);
+    if (!s)
+        fprintf(stderr, "tlsguard: %d error(s); configuration not OK\n", diag.errors);
+    policy_diag_free(&diag);
+    return s;
+}
+
+int cli_check(int argc, char **argv)
+{
+    const char *path = NULL;
+    char line[1200];
+    snapshot *s;
+    int opt;
+
+    optind = 1;
+    while ((opt = getopt(argc, argv, "c:")) != -1) {
+        if (opt != 'c') {
+            fprintf(stderr, "usage: tlsguard check [-c FILE]\n");
+            return 1;
+        }
+        path = optarg;
+    }
+    if (!(s = load_or_report(path)))
+        return 1;
+    printf("# configuration %s\n", path ? path : "(built-in defaults)");
+    config_print(&s->cfg, print_line, stdout);
+    printf("# policy %s: %zu rules\n", s->cfg.policy_path ? s->cfg.policy_path : "(built-in)",
+           policy_rule_count(s->pol));
+    for (size_t i = 0; i < policy_rule_count(s->pol); i++) {
+        policy_rule_describe(policy_rule_at(s->pol, i), line, sizeof line);
+        printf("%s\n", line);
+    }
+    printf("configuration OK\n");
+    snapshot_release(s);
+    return 0;
+}
+
+static void print_decision(const char *what, const policy_decision *d)
+{
+    printf("%s: rule=%s level=%s verdict=%s action=%s", what, d->rule_text[0] ? d->rule_text : "-",
+           policy_level_name(d->level), policy_verdict_name(d->verdict),
+           policy_action_name(d->action));
+    if (d->reason[0])
+        printf(" reason=\"%s\"", d->reason);
+    if (d->code)
+        printf(" reply=\"%d %s %s\"", d->code, d->xcode, d->reply);
+    printf("\n");
+}
+
+static int refuses(const policy_decision *d)
+{
+    return d->action == POLICY_ACTION_REJECT || d->action == POLICY_ACTION_DEFER;
+}
+
+static void add_rule(char *rules, size_t size, const policy_decision *d)
+{
+    size_t len = strlen(rules);
+
+    if (d->rule_text[0] && !strstr(rules, d->rule_text))
+        snprintf(rules + len, size - len, "%s%s", len ? "," : "", d->rule_text);
+}
+
+enum { OPT_FROM = 256, OPT_RCPT, OPT_CLIENT, OPT_TLSV, OPT_CIPHER, OPT_BITS, OPT_SUBJ,
+       OPT_ISSUER, OPT_VERIFIED };
+
+int cli_explain(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"from", required_argument, NULL, OPT_FROM},
+        {"rcpt", required_argument, NULL, OPT_RCPT},
+        {"client", required_argument, NULL, OPT_CLIENT},
+        {"tls-version", required_argument, NULL, OPT_TLSV},
+        {"cipher", required_argument, NULL, OPT_CIPHER},
+        {"cipher-bits", required_argument, NULL, OPT_BITS},
+        {"cert-subject", required_argument, NULL, OPT_SUBJ},
+        {"cert-issuer", required_argument, NULL, OPT_ISSUER},
+        {"cert-verified", no_argument, NULL, OPT_VERIFIED},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL, *from = NULL, *rcpts[256];
+    char domain[POLICY_DOMAIN_MAX], addr[POLICY_ADDR_MAX], rules[1024] = "", what[600];
+    char value[900];
+    size_t nrcpt = 0, accepted = 0;
+    policy_facts f = {.cipher_bits = -1};
+    policy_decision d;
+    policy_verdict verdict;
+    snapshot *s;
+    int opt;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case OPT_FROM: from = optarg; break;
+        case OPT_RCPT:
+            if (nrcpt == sizeof rcpts / sizeof rcpts[0]) {
+                fprintf(stderr, "tlsguard explain: at most 256 --rcpt\n");
+                return 1;
+            }
+            rcpts[nrcpt++] = optarg;
+            break;
+        case OPT_CLIENT: f.client_addr = optarg; break;
+        case OPT_TLSV: f.tls_version = optarg; break;
+        case OPT_CIPHER: f.cipher = optarg; break;
+        case OPT_BITS:
+            if ((f.cipher_bits = policy_cipher_bits_parse(optarg)) < 0) {
+                fprintf(stderr, "tlsguard explain: --cipher-bits: not a number: %s\n", optarg);
+                return 1;
+            }
+            break;
+        case OPT_SUBJ: f.cert_subject = optarg; break;
+        case OPT_ISSUER: f.cert_issuer = optarg; break;
+        case OPT_VERIFIED: f.cert_verified = 1; break;
+        default: goto usage;
+        }
+    }
+    if (!from || !nrcpt || optind != argc)
+        goto usage;
+    if (policy_addr_domain(from, domain, sizeof domain) != 0) {
+        fprintf(stderr, "tlsguard explain: --from: no usable domain in '%s'; from: rules will not match\n", from);
+        domain[0] = '\0';
+    }
+    f.mail_from_domain = domain;
+    if (!(s = load_or_report(path)))
+        return 1;
+
+    policy_eval_sender(s->pol, &s->opts, &f, &d);
+    if (policy_addr_normalize(from, addr, sizeof addr) != 0)
+        policy_sanitize(from, addr, sizeof addr);
+    snprintf(what, sizeof what, "sender <%s>", addr);
+    print_decision(what, &d);
+    verdict = d.verdict;
+    add_rule(rules, sizeof rules, &d);
+    if (refuses(&d)) {
+        printf("result: MAIL FROM refused; no recipient is evaluated\n");
+        snapshot_release(s);
+        return 0;
+    }
+    for (size_t i = 0; i < nrcpt; i++) {
+        if (policy_addr_domain(rcpts[i], domain, sizeof domain) != 0)
+            domain[0] = '\0';
+        if (policy_addr_normalize(rcpts[i], addr, sizeof addr) != 0)
+            policy_sanitize(rcpts[i], addr, sizeof addr);
+        policy_eval_rcpt(s->pol, &s->opts, &f, domain, &d);
+        snprintf(what, sizeof what, "rcpt <%s>", addr);
+        print_decision(what, &d);
+        if (!refuses(&d)) {
+            accepted++;
+            verdict = policy_verdict_combine(verdict, d.verdict);
+            add_rule(rules, sizeof rules, &d);
+        }
+    }
+    if (!accepted) {
+        printf("result: every recipient refused; no message\n");
+    } else {
+        policy_header_value(&f, verdict, rules, value, sizeof value);
+        printf("result: message accepted for %zu of %zu recipients\n", accepted, nrcpt);
+        printf("header: X-TLS-Policy: %s%s\n", value,
+               s->cfg.header ? "" : " (only with action=tag: header = no)");
+    }
+    snapshot_release(s);
+    return 0;
+usage:
+    fprintf(stderr, "usage: tlsguard explain [-c FILE] --from ADDR --rcpt ADDR [--rcpt ADDR...]\n"
+                    "         [--client IP] [--tls-version V --cipher NAME --cipher-bits N]\n"
+                    "         [--cert-subject CN --cert-issuer CN --cert-verified]\n");
+    return 1;
+}
+
+int cli_version(int argc, char **argv)
+{
+    unsigned major = 0, minor = 0, patch = 0;
+
+    smfi_version(&major, &minor, &patch);
+    printf("tlsguard %s\n", TLSGUARD_VERSION);
+    printf("libmilter %u.%u.%u, %s, SQLite %s\n", major, minor, patch,
+           OpenSSL_version(OPENSSL_VERSION), sqlite3_libversion());
+    return 0;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef TLSGUARD_CONFIG_H
+#define TLSGUARD_CONFIG_H
+
+/*
+ * config - the tlsguard.conf(5) file and the refcounted configuration snapshot.
+ *
+ * config_load() reads `key = value` lines into a tlsg_config, validating the whole file
+ * against the option table before anything is applied; every problem is reported as
+ * "FILE:LINE: error: ..." in the diag list. Without a path it yields the built-in defaults.
+ *
+ * A snapshot bundles one configuration with its parsed policy. It is immutable and shared:
+ * snapshot_current() returns the snapshot in force with a reference the caller gives back
+ * with snapshot_release(). snapshot_install() makes a new snapshot current (reload); the
+ * old one is freed when its last user releases it, so a transaction that pinned it keeps a
+ * consistent policy to its end.
+ */
+
+#include "policy.h"
+
+enum on_db_error { ON_DB_ERROR_ACCEPT, ON_DB_ERROR_TEMPFAIL };
+
+typedef struct tlsg_config {
+    char *path;          /* the file read, or NULL for built-in defaults */
+    char *socket;
+    char *database;
+    char *policy_path;   /* NULL: built-in policy */
+    char *user;          /* NULL: do not switch user */
+    int monitor;
+    policy_action default_action;
+    int header;
+    int log_stderr;
+    int log_level;
+    enum on_db_error on_db_error;
+    long db_queue_max;
+    long drain_timeout;
+} tlsg_config;
+
+#define TLSG_DEFAULT_SOCKET "inet:8895@127.0.0.1"
+#define TLSG_DEFAULT_DATABASE "/var/lib/tlsguard/tlsguard.db"
+
+/* Loads `path` (NULL: defaults only). Returns 0, or -1 with errors added to diag. On
+ * success the caller frees the strings with config_clear(). */
+int config_load(const char *path, tlsg_config *out, policy_diag *diag);
+void config_clear(tlsg_config *cfg);
+/* Prints every key as understood, `key = value`, one a line. */
+void config_print(const tlsg_config *cfg, void (*emit)(void *arg, const char *line), void *arg);
+
+/* Appends a printf-formatted message to a diag list; counts it as an error. */
+void diag_error(policy_diag *diag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+typedef struct snapshot {
+    tlsg_config cfg;
+    policy *pol;
+    policy_opts opts;
+    int refs; /* guarded by the snapshot lock */
+} snapshot;
+
+/* Loads config and its policy file. Returns a snapshot with one reference, or NULL with
+ * every error in diag. */
+snapshot *snapshot_load(const char *config_path, policy_diag *diag);
+/* Installs s as current, taking over the caller's reference. */
+void snapshot_install(snapshot *s);
+snapshot *snapshot_current(void);
+/* Returns NULL. */
+snapshot *snapshot_release(snapshot *s);
+
+#endif

@@ -1,0 +1,16 @@
+# SPDX-License-Identifier: MIT
+# Turns schema/NNN_*.sql into a C array of migrations, in order. Run by the build.
+file(GLOB files "${SCHEMA_DIR}/[0-9][0-9][0-9]_*.sql")
+list(SORT files)
+set(out "/* Generated from schema/ by embed_schema.cmake. Do not edit. */\n#include \"schema.h\"\n\nconst char *const schema_migrations[] = {\n")
+foreach(f ${files})
+  file(READ "${f}" sql HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" sql "${sql}")
+  string(REGEX REPLACE "(\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f]\\\\x[0-9a-f][0-9a-f])" "\\1\"\n    \"" sql "${sql}")
+  get_filename_component(name "${f}" NAME)
+  string(APPEND out "    /* ${name} */\n    \"${sql}\",\n")
+endforeach()
+list(LENGTH files n)
+string(APPEND out "};\nconst int schema_version = ${n};\n")
+file(WRITE "${OUT}.tmp" "${out}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: MIT */
+#include "milter.h"
+
+/* System. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+/* Core. */
+#include "policy.h"
+#include "xalloc.h"
+
+/* Daemon. */
+#include "config.h"
+#include "log.h"
+#include "recorder.h"
+
+#define HEADER_NAME "X-TLS-Policy"
+#define RULES_MAX 1024
+
+/*
+ * Macros tlsguard asks the MTA for (smfi_setsymlist). TLS facts are read at MAIL, where
+ * they are final: the first EHLO always precedes STARTTLS. The HELO stage asks for no TLS
+ * macro, so nothing stale from before STARTTLS can be found by the MAIL-stage lookup.
+ * {verify} and {cn_subject} are Sendmail's; Postfix skips macros it does not know.
+ */
+static const struct {
+    int stage;
+    const char *macros;
+} macro_lists[] = {
+    {SMFIM_CONNECT, "j"},
+    {SMFIM_HELO, "j"},
+    {SMFIM_ENVFROM, "i {tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} "
+                    "{verify} {cn_subject} {cn_issuer}"},
+    {SMFIM_ENVRCPT, "i"},
+    {SMFIM_EOM, "i"},
+};
+
+/* One transaction (MAIL FROM to end of message or abort). */
+typedef struct msg_state {
+    int active;
+    snapshot *snap; /* pinned for the whole transaction: no mixed policy */
+    int64_t id;
+    char at[24];
+    char queue_id[64];
+    char mail_from[POLICY_ADDR_MAX];
+    char from_domain[POLICY_DOMAIN_MAX];
+    policy_decision sender;
+    policy_verdict verdict; /* combined over sender and accepted recipients */
+    char rules[RULES_MAX];  /* rule texts that applied, comma-separated */
+    int tag, quarantine;
+    char why_held[POLICY_REASON_MAX];
+    int forged;             /* X-TLS-Policy headers found in the message */
+} msg_state;
+
+/* One SMTP connection, owned by the libmilter context, freed in on_close. */
+typedef struct conn {
+    unsigned long noreply; /* SMFIP_NR_* steps negotiated */
+    int connected;
+    int64_t session_id;
+    char started_at[24];
+    char client_addr[INET6_ADDRSTRLEN];
+    int client_port;
+    char client_name[256];
+    char helo[512];
+    int has_tls;
+    char tls_version[32], cipher[128];
+    int cipher_bits;
+    char cert_subject[256], cert_issuer[256];
+    int cert_verified;
+    int messages;
+    msg_state msg;
+} conn;
+
+static atomic_int active_sessions;
+
+int milter_active_sessions(void)
+{
+    return atomic_load(&active_sessions);
+}
+
+/* Copies a macro, sanitised and bounded; returns 1 if present and non-empty. */
+static int macro(SMFICTX *ctx, const char *name, char *buf, size_t size)
+{
+    const char *v = smfi_getsymval(ctx, (char *)name);
+
+    policy_sanitize(v, buf, size);
+    return buf[0] != '\0';
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? xstrdup(s) : NULL;
+}
+
+static conn *conn_get(SMFICTX *ctx)
+{
+    conn *c = smfi_getpriv(ctx);
+
+    if (!c) {
+        c = xcalloc(1, sizeof *c);
+        c->client_port = -1;
+        c->cipher_bits = -1;
+        c->cert_verified = -1;
+        smfi_setpriv(ctx, c);
+    }
+    return c;
+}
+
+static sfsistat noreply(const conn *c, unsigned long step)
+{
+    return (c->noreply & step) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+static void queue_session(const conn *c, int closing)
+{
+    rec *r = rec_new(REC_SESSION);
+    char now[24];
+
+    r->id = c->session_id;
+    r->at = xstrdup(c->started_at);
+    if (closing) {
+        recorder_now(now, sizeof now);
+        r->ended_at = xstrdup(now);
+    }
+    r->client_addr = dup_or_null(c->client_addr);
+    r->client_port = c->client_port;
+    r->client_name = dup_or_null(c->client_name);
+    r->helo = dup_or_null(c->helo);
+    if (c->has_tls) {
+        r->tls_version = xstrdup(c->tls_version);
+        r->cipher = dup_or_null(c->cipher);
+        r->cipher_bits = c->cipher_bits;
+        r->cert_subject = dup_or_null(c->cert_subject);
+        r->cert_issuer = dup_or_null(c->cert_issuer);
+        r->cert_verified = c->cert_verified;
+    }
+    r->messages = c->messages;
+    recorder_put(r);
+}
+
+static void decision_fields(rec *r, const policy_decision *d)
+{
+    r->rule = dup_or_null(d->rule_text);
+    r->level = d->rule ? xstrdup(policy_level_name(d->level)) : NULL;
+    r->verdict = xstrdup(policy_verdict_name(d->verdict));
+    r->reason = dup_or_null(d->reason);
+    r->action = xstrdup(policy_action_name(d->action));
+}
+
+static void queue_message(const conn *c, const char *outcome)
+{
+    const msg_state *m = &c->msg;
+    rec *r = rec_new(REC_MESSAGE);
+
+    r->id = m->id;
+    r->parent = c->session_id;
+    r->at = xstrdup(m->at);
+    r->queue_id = dup_or_null(m->queue_id);
+    r->addr = xstrdup(m->mail_from);
+    decision_fields(r, &m->sender);
+    r->outcome = outcome ? xstrdup(outcome) : NULL;
+    recorder_put(r);
+}
+
+/* Ends the transaction in progress, if any, recording its outcome. */
+static void message_end(conn *c, const char *outcome)
+{
+    msg_state *m = &c->msg;
+
+    if (!m->active)
+        return;
+    queue_message(c, outcome);
+    m->snap = snapshot_release(m->snap);
+    m->active = 0;
+}
+
+static void facts_of(const conn *c, policy_facts *f)
+{
+    memset(f, 0, sizeof *f);
+    f->client_addr = c->client_addr[0] ? c->client_addr : NULL;
+    f->mail_from_domain = c->msg.from_domain;
+    f->tls_version = c->has_tls ? c->tls_version : NULL;
+    f->cipher = c->has_tls ? c->cipher : NULL;
+    f->cipher_bits = c->has_tls ? c->cipher_bits : -1;
+    f->cert_subject = c->cert_subject[0] ? c->cert_subject : NULL;
+    f->cert_issuer = c->cert_issuer[0] ? c->cert_issuer : NULL;
+    f->cert_verified = c->cert_verified == 1;
+}
+
+/*
+ * Reads the TLS facts as the MTA reports them at MAIL. Postfix sends {cert_subject} (the
+ * CN) only for a trusted certificate; Sendmail sends the full DN always, {cn_subject} and
+ * {verify} = OK for a trusted one.
+ */
+static void read_tls(SMFICTX *ctx, conn *c)
+{
+    char bits[32], verify[32], cn[256];
+
+    c->has_tls = macro(ctx, "{tls_version}", c->tls_version, sizeof c->tls_version);
+    c->cipher[0] = c->cert_subject[0] = c->cert_issuer[0] = '\0';
+    c->cipher_bits = c->cert_verified = -1;
+    if (!c->has_tls)
+        return;
+    macro(ctx, "{cipher}", c->cipher, sizeof c->cipher);
+    macro(ctx, "{cipher_bits}", bits, sizeof bits);
+    c->cipher_bits = policy_cipher_bits_parse(bits);
+    macro(ctx, "{cert_subject}", c->cert_subject, sizeof c->cert_subject);
+    macro(ctx, "{cert_issuer}", c->cert_issuer, sizeof c->cert_issuer);
+    if (macro(ctx, "{verify}", verify, sizeof verify)) {
+        c->cert_verified = strcmp(verify, "OK") == 0;
+        if (macro(ctx, "{cn_subject}", cn, sizeof cn))
+            memcpy(c->cert_subject, cn, sizeof cn);
+        if (macro(ctx, "{cn_issuer}", cn, sizeof cn))
+            memcpy(c->cert_issuer, cn, sizeof cn);
+    } else {
+        c->cert_verified = c->cert_subject[0] != '\0';
+    }
+}
+
+static void log_decision(const conn *c, const char *what, const char *addr,
+                         const policy_decision *d)
+{
+    const msg_state *m = &c->msg;
+
+    log_msg(d->verdict == POLICY_VERDICT_FAIL ? LOG_NOTICE : LOG_INFO,
+            "%s: %s %s=<%s> client=%s tls=%s cipher=%s bits=%d rule=%s level=%s verdict=%s "
+            "action=%s%s%s%s",
+            m->queue_id[0] ? m->queue_id : "NOQUEUE", what, what[0] == 's' ? "from" : "to",
+            addr, c->client_addr[0] ? c->client_addr : "unknown",
+            c->has_tls ? c->tls_version : "none", c->has_tls && c->cipher[0] ? c->cipher : "-",
+            c->has_tls ? c->cipher_bits : 0, d->rule_text[0] ? d->rule_text : "-",
+            policy_level_name(d->level), policy_verdict_name(d->verdict),
+            policy_action_name(d->action), d->reason[0] ? " reason=\"" : "", d->reason,
+            d->reason[0] ? "\"" : "");
+}
+
+/* Sets the reply right before REJECT/TEMPFAIL, with '%' escaped for the MTA. */
+static sfsistat refuse(SMFICTX *ctx, int code, const char *xcode, const char *text, int reject)
+{
+    char rcode[8], esc[2 * POLICY_REPLY_MAX];
+    size_t j = 0;
+
+    for (const char *p = text; *p && j + 2 < sizeof esc; p++) {
+        if (*p == '%')
+            esc[j++] = '%';
+        esc[j++] = *p;
+    }
+    esc[j] = '\0';
+    snprintf(rcode, sizeof rcode, "%d", code);
+    if (smfi_setreply(ctx, rcode, (char *)xcode, esc) != MI_SUCCESS)
+        log_msg(LOG_WARNING, "MTA reply could not be set: %s %s %s", rcode, xcode, esc);
+    return reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+static int refuses(const policy_decision *d)
+{
+    return d->action == POLICY_ACTION_REJECT || d->action == POLICY_ACTION_DEFER;
+}
+
+/* Notes an accepted decision for the header and the end-of-message actions. */
+static void note_accepted(msg_state *m, const policy_decision *d)
+{
+    size_t len = strlen(m->rules);
+
+    m->verdict = policy_verdict_combine(m->verdict, d->verdict);
+    if (d->rule_text[0] && !strstr(m->rules, d->rule_text) &&
+        len + strlen(d->rule_text) + 2 < sizeof m->rules)
+        snprintf(m->rules + len, sizeof m->rules - len, "%s%s", len ? "," : "", d->rule_text);
+    if (d->action == POLICY_ACTION_TAG)
+        m->tag = 1;
+    if (d->action == POLICY_ACTION_QUARANTINE && !m->quarantine) {
+        m->quarantine = 1;
+        snprintf(m->why_held, sizeof m->why_held, "tlsguard: %s", d->reason);
+    }
+}
+
+static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+                             unsigned long f2, unsigned long f3, unsigned long *pf0,
+                             unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+    conn *c = conn_get(ctx);
+    const unsigned long skip = SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+    const unsigned long quiet = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR;
+
+    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
+    *pf1 = f1 & (skip | quiet);
+    *pf2 = *pf3 = 0;
+    c->noreply = *pf1 & quiet;
+    if (f0 & SMFIF_SETSYMLIST)
+        for (size_t i = 0; i < sizeof macro_lists / sizeof macro_lists[0]; i++)
+            if (smfi_setsymlist(ctx, macro_lists[i].stage, (char *)macro_lists[i].macros) !=
+                MI_SUCCESS)
+                log_msg(LOG_WARNING, "MTA refused the macro list for stage %d",
+                        macro_lists[i].stage);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+    conn *c = conn_get(ctx);
+
+    c->connected = 1;
+    atomic_fetch_add(&active_sessions, 1);
+    c->session_id = recorder_next_session_id();
+    recorder_now(c->started_at, sizeof c->started_at);
+    policy_sanitize(hostname, c->client_name, sizeof c->client_name);
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, c->client_addr, sizeof c->client_addr);
+        c->client_port = ntohs(in->sin_port);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, c->client_addr, sizeof c->client_addr);
+        c->client_port = ntohs(in6->sin6_port);
+    }
+    return noreply(c, SMFIP_NR_CONN);
+}
+
+static sfsistat on_helo(SMFICTX *ctx, char *helo)
+{
+    conn *c = conn_get(ctx);
+
+    policy_sanitize(helo, c->helo, sizeof c->helo);
+    return noreply(c, SMFIP_NR_HELO);
+}
+
+static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
+{
+    conn *c = conn_get(ctx);
+    msg_state *m = &c->msg;
+    policy_facts f;
+
+    message_end(c, "aborted");
+    memset(m, 0, sizeof *m);
+    m->active = 1;
+    m->snap = snapshot_current();
+    m->id = recorder_next_message_id();
+    recorder_now(m->at, sizeof m->at);
+    macro(ctx, "i", m->queue_id, sizeof m->queue_id);
+    if (policy_addr_normalize(argv[0], m->mail_from, sizeof m->mail_from) != 0)
+        policy_sanitize(argv[0], m->mail_from, sizeof m->mail_from);
+    if (policy_addr_domain(argv[0], m->from_domain, sizeof m->from_domain) != 0)
+        m->from_domain[0] = '\0';
+    read_tls(ctx, c);
+    c->messages++;
+    facts_of(c, &f);
+    policy_eval_sender(m->snap->pol, &m->snap->opts, &f, &m->sender);
+    log_decision(c, "sender", m->mail_from, &m->sender);
+    queue_session(c, 0);
+    if (refuses(&m->sender)) {
+        message_end(c, "refused");
+        return refuse(ctx, c->msg.sender.code, c->msg.sender.xcode, c->msg.sender.reply,
+                      c->msg.sender.action == POLICY_ACTION_REJECT);
+    }
+    if (m->snap->cfg.on_db_error == ON_DB_ERROR_TEMPFAIL && !recorder_healthy()) {
+        log_msg(LOG_WARNING, "%s: deferred: database cannot be written (on_db_error=tempfail)",
+                m->queue_id[0] ? m->queue_id : "NOQUEUE");
+        message_end(c, "refused");
+        return refuse(ctx, 451, "4.3.0", "tlsguard cannot record this transaction, try again later",
+                      0);
+    }
+    queue_message(c, NULL);
+    note_accepted(m, &m->sender);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
+{
+    conn *c = conn_get(ctx);
+    msg_state *m = &c->msg;
+    char rcpt[POLICY_ADDR_MAX], domain[POLICY_DOMAIN_MAX], now[24];
+    policy_decision d;
+    policy_facts f;
+    rec *r;
+
+    if (!m->active)
+        return SMFIS_CONTINUE;
+    if (policy_addr_normalize(argv[0], rcpt, sizeof rcpt) != 0)
+        policy_sanitize(argv[0], rcpt, sizeof rcpt);
+    if (policy_addr_domain(argv[0], domain, sizeof domain) != 0)
+        domain[0] = '\0';
+    facts_of(c, &f);
+    policy_eval_rcpt(m->snap->pol, &m->snap->opts, &f, domain, &d);
+    log_decision(c, "rcpt", rcpt, &d);
+    r = rec_new(REC_RCPT);
+    r->id = m->id;
+    recorder_now(now, sizeof now);
+    r->at = xstrdup(now);
+    r->addr = xstrdup(rcpt);
+    decision_fields(r, &d);
+    recorder_put(r);
+    if (refuses(&d))
+        return refuse(ctx, d.code, d.xcode, d.reply, d.action == POLICY_ACTION_REJECT);
+    note_accepted(m, &d);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
+{
+    conn *c = conn_get(ctx);
+
+    if (c->msg.active && strcasecmp(name, HEADER_NAME) == 0)
+        c->msg.forged++;
+    return noreply(c, SMFIP_NR_HDR);
+}
+
+static sfsistat on_eom(SMFICTX *ctx)
+{
+    conn *c = conn_get(ctx);
+    msg_state *m = &c->msg;
+    char value[900];
+    policy_facts f;
+
+    if (!m->active)
+        return SMFIS_CONTINUE;
+    if (!m->queue_id[0])
+        macro(ctx, "i", m->queue_id, sizeof m->queue_id);
+    /* A sender must not be able to forge our header: remove what came in, always. */
+    for (int i = m->forged; i >= 1; i--)
+        smfi_chgheader(ctx, HEADER_NAME, i, NULL);
+    if (m->snap->cfg.header || m->tag) {
+        facts_of(c, &f);
+        policy_header_value(&f, m->verdict, m->rules, value, sizeof value);
+        if (smfi_insheader(ctx, 0, HEADER_NAME, value) != MI_SUCCESS)
+            log_msg(LOG_WARNING, "%s: could not add the %s header", m->queue_id, HEADER_NAME);
+    }
+    if (m->quarantine && smfi_quarantine(ctx, m->why_held) != MI_SUCCESS)
+        log_msg(LOG_ERR, "%s: quarantine refused by the MTA", m->queue_id);
+    message_end(c, m->quarantine ? "quarantined" : m->tag ? "tagged" : "accepted");
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_abort(SMFICTX *ctx)
+{
+    conn *c = smfi_getpriv(ctx);
+
+    if (c)
+        message_end(c, "aborted");
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_close(SMFICTX *ctx)
+{
+    conn *c = smfi_getpriv(ctx);
+
+    if (!c)
+        return SMFIS_CONTINUE;
+    message_end(c, "aborted");
+    if (c->connected) {
+        queue_session(c, 1);
+        atomic_fetch_sub(&active_sessions, 1);
+    }
+    smfi_setpriv(ctx, NULL);
+    free(c);
+    return SMFIS_CONTINUE;
+}
+
+struct smfiDesc milter_desc = {
+    .xxfi_name = "tlsguard",
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+    .xxfi_connect = on_connect,
+    .xxfi_helo = on_helo,
+    .xxfi_envfrom = on_envfrom,
+    .xxfi_envrcpt = on_envrcpt,
+    .xxfi_header = on_header,
+    .xxfi_eom = on_eom,
+    .xxfi_abort = on_abort,
+    .xxfi_close = on_close,
+    .xxfi_negotiate = on_negotiate,
+};

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef TLSGUARD_RECORDER_H
+#define TLSGUARD_RECORDER_H
+
+/*
+ * recorder - the single SQLite writer.
+ *
+ * Callbacks hand records over with recorder_put(), which only links the record into an
+ * in-memory queue (a mutex, no disk). One writer thread commits the queue in batched
+ * transactions, normally within a few milliseconds and always within a second while the
+ * database works. When a write fails (read-only, locked, disk full, I/O error) the batch
+ * is kept and retried with back-off; the queue is bounded by db_queue_max, and records
+ * dropped on overflow are counted in the log. recorder_healthy() tells the milter whether
+ * the last write succeeded (on_db_error = tempfail).
+ *
+ * Ownership: recorder_put() takes the record and its strings (all malloc'd or NULL);
+ * the writer frees them with rec_free().
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum rec_kind { REC_SESSION, REC_MESSAGE, REC_RCPT } rec_kind;
+
+typedef struct rec {
+    struct rec *next;
+    rec_kind kind;
+    int64_t id;        /* session, message id; recipient: message id */
+    int64_t parent;    /* message: session id */
+    char *at;          /* session: started_at; message, recipient: decision time */
+    char *ended_at;    /* session */
+    char *client_addr; /* session */
+    int client_port;   /* session; -1 unknown */
+    char *client_name, *helo;
+    char *tls_version, *cipher; /* NULL without TLS */
+    int cipher_bits;            /* -1 unknown */
+    char *cert_subject, *cert_issuer;
+    int cert_verified;          /* -1 without TLS */
+    int messages;               /* session */
+    char *queue_id, *addr;      /* message: mail_from; recipient: rcpt */
+    char *rule, *level, *verdict, *reason, *action; /* decision */
+    char *outcome;              /* message */
+} rec;
+
+rec *rec_new(rec_kind kind);
+rec *rec_free(rec *r);
+
+/* Opens (creating if needed) the database, applies migrations, turns on WAL. Returns 0,
+ * or -1 with a message in err. Call before recorder_start(). */
+int recorder_open(const char *path, char *err, size_t errsize);
+/* Starts the writer thread. */
+int recorder_start(long queue_max);
+void recorder_put(rec *r);
+/* 1 while the last write succeeded. */
+int recorder_healthy(void);
+int64_t recorder_next_session_id(void);
+int64_t recorder_next_message_id(void);
+/* Writes everything queued (retrying for up to `patience` seconds), stops the writer and
+ * closes the database. */
+void recorder_stop(int patience);
+
+/* "YYYY-MM-DD HH:MM:SS.mmm" in UTC; buf needs 24 bytes. */
+void recorder_now(char *buf, unsigned size);
+
+#endif

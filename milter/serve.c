@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+#include "serve.h"
+
+/* System. */
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* libmilter. */
+#include <libmilter/mfapi.h>
+
+/* Daemon. */
+#include "config.h"
+#include "log.h"
+#include "milter.h"
+#include "recorder.h"
+
+/*
+ * Signals. libmilter's own signal thread stops the milter on SIGHUP, but we want SIGHUP to
+ * reload. Linux hands a process-directed signal to the main thread first whenever the main
+ * thread does not block it, so the main thread keeps HUP/TERM/INT unblocked, with handlers
+ * that never defer (SA_NODEFER) and only write to a pipe; smfi_main runs in another thread
+ * and libmilter's signal thread never sees them.
+ */
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    unsigned char b = (unsigned char)sig;
+    int saved = errno;
+
+    if (write(sig_pipe[1], &b, 1) < 0) {
+        /* The pipe is full: a signal is already pending. */
+    }
+    errno = saved;
+}
+
+static int install_signals(void)
+{
+    struct sigaction sa;
+    int sigs[] = {SIGHUP, SIGTERM, SIGINT};
+
+    if (pipe(sig_pipe) != 0)
+        return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_NODEFER | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigaction(sigs[i], &sa, NULL) != 0)
+            return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static int drop_privileges(const char *user)
+{
+    struct passwd *pw;
+
+    if (!user || geteuid() != 0)
+        return 0;
+    if (!(pw = getpwnam(user))) {
+        log_msg(LOG_ERR, "user %s: no such user", user);
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        log_msg(LOG_ERR, "cannot switch to user %s: %s", user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void *milter_thread(void *arg)
+{
+    int *rc = arg;
+
+    unsigned char wake = 0;
+
+    *rc = smfi_main();
+    /* Wake the main thread if libmilter stopped on its own. */
+    if (write(sig_pipe[1], &wake, 1) < 0) {
+        /* The pipe is full: the main thread is waking up anyway. */
+    }
+    return NULL;
+}
+
+static void reload(const char *path)
+{
+    policy_diag diag = {0};
+    snapshot *old = snapshot_current(), *s;
+
+    if (!(s = snapshot_load(path, &diag))) {
+        for (size_t i = 0; i < diag.n; i++)
+            log_msg(LOG_ERR, "reload: %s", diag.msgs[i]);
+        log_msg(LOG_ERR, "reload refused: %d error(s); the previous configuration and policy "
+                         "stay in force", diag.errors);
+    } else {
+        if (strcmp(s->cfg.socket, old->cfg.socket) || strcmp(s->cfg.database, old->cfg.database) ||
+            (s->cfg.user ? !old->cfg.user || strcmp(s->cfg.user, old->cfg.user) : !!old->cfg.user) ||
+            s->cfg.log_stderr != old->cfg.log_stderr)
+            log_msg(LOG_WARNING, "reload: socket, database, user and log take effect at restart");
+        log_set_level(s->cfg.log_level);
+        log_msg(LOG_INFO, "reload: configuration %s and policy %s loaded (%zu rules)",
+                path ? path : "(built-in)", s->cfg.policy_path ? s->cfg.policy_path : "(built-in)",
+                policy_rule_count(s->pol));
+        snapshot_install(s);
+    }
+    snapshot_release(old);
+    policy_diag_free(&diag);
+}
+
+/* Waits for open SMTP sessions to finish, up to `seconds`. */
+static void drain(long seconds)
+{
+    struct timespec tick = {0, 50 * 1000000L};
+    long ticks = seconds * 20;
+
+    while (milter_active_sessions() > 0 && ticks-- > 0)
+        nanosleep(&tick, NULL);
+    if (milter_active_sessions() > 0)
+        log_msg(LOG_WARNING, "stopping with %d SMTP sessions still open after %lds",
+                milter_active_sessions(), seconds);
+}
+
+int serve(const char *config_path)
+{
+    policy_diag diag = {0};
+    snapshot *s = snapshot_load(config_path, &diag);
+    char err[600];
+    pthread_t tid;
+    int milter_rc = MI_SUCCESS, stopping = 0;
+    sigset_t all, old;
+
+    if (!s) {
+        for (size_t i = 0; i < diag.n; i++)
+            fprintf(stderr, "%s\n", diag.msgs[i]);
+        policy_diag_free(&diag);
+        return 1;
+    }
+    policy_diag_free(&diag);
+    log_open(s->cfg.log_stderr, s->cfg.log_level);
+    if (install_signals() != 0) {
+        log_msg(LOG_ERR, "cannot install signal handlers: %s", strerror(errno));
+        return 2;
+    }
+    if (smfi_register(milter_desc) != MI_SUCCESS || smfi_setconn(s->cfg.socket) != MI_SUCCESS ||
+        smfi_opensocket(1) != MI_SUCCESS) {
+        log_msg(LOG_ERR, "cannot listen on %s", s->cfg.socket);
+        return 2;
+    }
+    if (drop_privileges(s->cfg.user) != 0)
+        return 2;
+    if (recorder_open(s->cfg.database, err, sizeof err) != 0) {
+        log_msg(LOG_ERR, "%s", err);
+        return 2;
+    }
+    if (recorder_start(s->cfg.db_queue_max) != 0)
+        return 2;
+    log_msg(LOG_INFO, "tlsguard %s listening on %s, database %s, policy %s (%zu rules), mode %s",
+            TLSGUARD_VERSION, s->cfg.socket, s->cfg.database,
+            s->cfg.policy_path ? s->cfg.policy_path : "(built-in)", policy_rule_count(s->pol),
+            s->cfg.monitor ? "monitor" : "enforce");
+    snapshot_install(s);
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (pthread_create(&tid, NULL, milter_thread, &milter_rc) != 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        log_msg(LOG_ERR, "cannot start the milter thread");
+        recorder_stop(5);
+        return 2;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    while (!stopping) {
+        unsigned char sig;
+        ssize_t n = read(sig_pipe[0], &sig, 1);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (sig == SIGHUP) {
+            log_msg(LOG_INFO, "SIGHUP: reloading");
+            reload(config_path);
+        } else if (sig == 0) {
+            log_msg(milter_rc == MI_SUCCESS ? LOG_INFO : LOG_ERR, "milter loop ended");
+            stopping = 1;
+        } else {
+            log_msg(LOG_INFO, "%s: stopping; draining open sessions",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            stopping = 1;
+        }
+    }
+    smfi_stop();
+    pthread_join(tid, NULL);
+    s = snapshot_current();
+    drain(s->cfg.drain_timeout);
+    s = snapshot_release(s);
+    recorder_stop(10);
+    snapshot_install(NULL);
+    log_msg(LOG_INFO, "stopped");
+    return milter_rc == MI_SUCCESS ? 0 : 2;
+}

@@ -1,0 +1,75 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# quickstart.sh - build tlsguard on a fresh Debian 12 machine and start it on its built-in
+# defaults. Run as root from a clone of the repository:
+#
+#     bash contrib/quickstart.sh
+#
+# It installs the build dependencies, builds into build/, creates /var/lib/tlsguard and then
+# replaces itself with `build/milter/tlsguard serve` in the foreground (stop it with Ctrl-C).
+# With no configuration file tlsguard listens on inet:8895@127.0.0.1, writes
+# /var/lib/tlsguard/tlsguard.db and runs the built-in policy: it records every session and
+# refuses nothing.
+#
+# Environment:
+#   TLSGUARD_NO_START=1   do everything except starting the daemon (used to test this script)
+set -euo pipefail
+
+readonly packages=(cmake gcc make pkg-config libmilter-dev libssl-dev libunbound-dev
+                   libsqlite3-dev sqlite3)
+readonly db_dir=/var/lib/tlsguard
+
+say() { printf 'quickstart: %s\n' "$*"; }
+die() { printf 'quickstart: error: %s\n' "$*" >&2; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "run this as root (it installs packages and creates $db_dir)"
+command -v apt-get >/dev/null || die "apt-get not found; this script is for Debian 12"
+
+# Work from the top of the repository whatever the caller's directory.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+[[ -f CMakeLists.txt && -d policy && -d milter ]] || die "$(pwd) is not a tlsguard source tree"
+
+say "installing build dependencies: ${packages[*]}"
+apt-get update
+DEBIAN_FRONTEND=noninteractive apt-get install -y "${packages[@]}"
+
+say "building into $(pwd)/build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build --parallel "$(nproc)"
+[[ -x build/milter/tlsguard ]] || die "build finished but build/milter/tlsguard is missing"
+
+install -d -m 0750 "$db_dir"
+
+# Show what the built-in defaults are; this also proves the binary runs.
+say "built-in configuration:"
+build/milter/tlsguard check
+
+cat <<MSG
+
+tlsguard is ready. On its built-in defaults it
+  listens on        inet:8895@127.0.0.1  (libmilter syntax; Postfix writes inet:127.0.0.1:8895)
+  writes            $db_dir/tlsguard.db
+  applies           the built-in policy: records every session, refuses nothing
+  logs to           syslog, facility mail (journalctl -t tlsguard, or /var/log/mail.log)
+                    run "build/milter/tlsguard serve -f" instead to see the log here
+
+Attach Postfix by adding these two lines to /etc/postfix/main.cf
+(if smtpd_milters already lists other milters, add tlsguard to that list):
+
+  smtpd_milters = inet:127.0.0.1:8895
+  milter_default_action = tempfail
+
+then run "postfix reload". Query what was recorded with
+  sqlite3 $db_dir/tlsguard.db 'SELECT * FROM sessions ORDER BY started_at DESC LIMIT 20'
+  build/milter/tlsguard stats
+
+MSG
+
+if [[ ${TLSGUARD_NO_START:-} == 1 ]]; then
+    say "TLSGUARD_NO_START=1: not starting; run: build/milter/tlsguard serve"
+    exit 0
+fi
+
+say "starting build/milter/tlsguard serve in the foreground; stop it with Ctrl-C"
+exec build/milter/tlsguard serve

@@ -51,8 +51,9 @@ tlsguard is ready. On its built-in defaults it
   listens on        inet:8895@127.0.0.1  (libmilter syntax; Postfix writes inet:127.0.0.1:8895)
   writes            $db_dir/tlsguard.db
   applies           the built-in policy: records every session, refuses nothing
-  logs to           syslog, facility mail (journalctl -t tlsguard, or /var/log/mail.log)
-                    run "build/milter/tlsguard serve -f" instead to see the log here
+  logs to           syslog, facility mail: journalctl -t tlsguard, or /var/log/mail.log
+                    (to see the log in this terminal instead, start it with a config file
+                    holding "log = stderr": build/milter/tlsguard serve -c FILE)
 
 Attach Postfix by adding these two lines to /etc/postfix/main.cf
 (if smtpd_milters already lists other milters, add tlsguard to that list):

@@ -157,10 +157,7 @@ int cli_explain(int argc, char **argv)
         return 1;
 
     policy_eval_sender(s->pol, &s->opts, &f, &d);
-    if (policy_addr_normalize(from, addr, sizeof addr) != 0)
-        policy_sanitize(from, addr, sizeof addr);
-    snprintf(what, sizeof what, "sender <%s>", addr);
-    print_decision(what, &d);
+    print_decision("sender", &d);
     verdict = d.verdict;
     add_rule(rules, sizeof rules, &d);
     if (refuses(&d)) {

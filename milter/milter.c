@@ -54,7 +54,7 @@ typedef struct msg_state {
     policy_verdict verdict; /* combined over sender and accepted recipients */
     char rules[RULES_MAX];  /* rule texts that applied, comma-separated */
     int tag, quarantine;
-    char why_held[POLICY_REASON_MAX];
+    char why_held[POLICY_REASON_MAX + 16];
     int forged;             /* X-TLS-Policy headers found in the message */
 } msg_state;
 

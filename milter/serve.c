@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,31 @@ static int drop_privileges(const char *user)
     if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
         setuid(pw->pw_uid) != 0) {
         log_msg(LOG_ERR, "cannot switch to user %s: %s", user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* A unix socket is rw for owner and group (the MTA's user joins the group), and belongs
+ * to `user` when one is configured. */
+static int socket_permissions(const char *spec, const char *user)
+{
+    const char *path = NULL;
+    struct passwd *pw;
+
+    if (strncmp(spec, "unix:", 5) == 0)
+        path = spec + 5;
+    else if (strncmp(spec, "local:", 6) == 0)
+        path = spec + 6;
+    if (!path)
+        return 0;
+    if (chmod(path, 0660) != 0) {
+        log_msg(LOG_ERR, "chmod %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (user && geteuid() == 0 && (pw = getpwnam(user)) != NULL &&
+        chown(path, pw->pw_uid, pw->pw_gid) != 0) {
+        log_msg(LOG_ERR, "chown %s to %s: %s", path, user, strerror(errno));
         return -1;
     }
     return 0;
@@ -156,7 +182,8 @@ int serve(const char *config_path)
         log_msg(LOG_ERR, "cannot listen on %s", s->cfg.socket);
         return 2;
     }
-    if (drop_privileges(s->cfg.user) != 0)
+    if (socket_permissions(s->cfg.socket, s->cfg.user) != 0 ||
+        drop_privileges(s->cfg.user) != 0)
         return 2;
     if (recorder_open(s->cfg.database, err, sizeof err) != 0) {
         log_msg(LOG_ERR, "%s", err);

@@ -91,14 +91,19 @@ int cli_stats(int argc, char **argv)
     sqlite3 *db = NULL;
     int opt, rc = 0;
 
+    static const struct option longopts[] = {
+        {"since", required_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0},
+    };
+
     optind = 1;
-    while ((opt = getopt(argc, argv, "c:d:")) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:d:", longopts, NULL)) != -1) {
         if (opt == 'c')
             path = optarg;
         else if (opt == 'd' && (days = strtol(optarg, NULL, 10)) > 0)
             snprintf(since, sizeof since, "-%ld days", days);
         else {
-            fprintf(stderr, "usage: tlsguard stats [-c FILE] [-d DAYS]\n");
+            fprintf(stderr, "usage: tlsguard stats [-c FILE] [--since DAYS]\n");
             return 1;
         }
     }

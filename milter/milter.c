@@ -22,21 +22,24 @@
 
 #define HEADER_NAME "X-TLS-Policy"
 #define RULES_MAX 1024
+#define TLS_MACROS \
+    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} " \
+    "{cn_issuer}"
 
 /*
- * Macros tlsguard asks the MTA for (smfi_setsymlist). TLS facts are read at MAIL, where
- * they are final: the first EHLO always precedes STARTTLS. The HELO stage asks for no TLS
- * macro, so nothing stale from before STARTTLS can be found by the MAIL-stage lookup.
+ * Macros tlsguard asks the MTA for (smfi_setsymlist). Policy reads TLS facts at MAIL,
+ * where they are final: the first EHLO always precedes STARTTLS. They are also read at each
+ * HELO/EHLO so that a session that sent no mail is still recorded with its TLS.
  * {verify} and {cn_subject} are Sendmail's; Postfix skips macros it does not know.
+ * Postfix knows the queue id only from the first accepted RCPT on.
  */
 static const struct {
     int stage;
     const char *macros;
 } macro_lists[] = {
     {SMFIM_CONNECT, "j"},
-    {SMFIM_HELO, "j"},
-    {SMFIM_ENVFROM, "i {tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} "
-                    "{verify} {cn_subject} {cn_issuer}"},
+    {SMFIM_HELO, TLS_MACROS},
+    {SMFIM_ENVFROM, "i " TLS_MACROS},
     {SMFIM_ENVRCPT, "i"},
     {SMFIM_EOM, "i"},
 };
@@ -327,6 +330,7 @@ static sfsistat on_helo(SMFICTX *ctx, char *helo)
     conn *c = conn_get(ctx);
 
     policy_sanitize(helo, c->helo, sizeof c->helo);
+    read_tls(ctx, c);
     return noreply(c, SMFIP_NR_HELO);
 }
 
@@ -381,6 +385,8 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 
     if (!m->active)
         return SMFIS_CONTINUE;
+    if (!m->queue_id[0])
+        macro(ctx, "i", m->queue_id, sizeof m->queue_id);
     if (policy_addr_normalize(argv[0], rcpt, sizeof rcpt) != 0)
         policy_sanitize(argv[0], rcpt, sizeof rcpt);
     if (policy_addr_domain(argv[0], domain, sizeof domain) != 0)

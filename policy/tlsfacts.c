@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tlsfacts - interpretation of the TLS facts an MTA reports (version, cipher, bits) and
+ * sanitising of any text taken from them.
+ */
+#include "cipher.h"
+#include "policy.h"
+
+/* libc */
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct {
+    const char *name;
+    int number;
+} tls_versions[] = {
+    {"SSLv3", 0x0300}, {"TLSv1", 0x0301}, {"TLSv1.1", 0x0302}, {"TLSv1.2", 0x0303}, {"TLSv1.3", 0x0304},
+};
+
+int policy_tls_version_number(const char *name)
+{
+    if (!name)
+        return -1;
+    for (size_t i = 0; i < sizeof(tls_versions) / sizeof(tls_versions[0]); i++)
+        if (strcasecmp(name, tls_versions[i].name) == 0)
+            return tls_versions[i].number;
+    return -1;
+}
+
+int policy_cipher_bits_parse(const char *s)
+{
+    long v = 0;
+    size_t i;
+
+    if (!s || !*s)
+        return -1;
+    for (i = 0; s[i]; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+        if (v > 65535)
+            return -1;
+    }
+    return (int)v;
+}
+
+/* Keywords that mark a cipher as weak. Debian's OpenSSL does not even build most of them
+ * (FIELD-GUIDE 6a), so a name lookup cannot tell "weak" from "unknown": classify by name. */
+static const char *const weak_keywords[] = {
+    "RC4", "MD5", "3DES", "DES-CBC3", "DES-CBC-", "IDEA", "NULL", "EXP", "ADH", "AECDH",
+};
+
+static int contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+int policy_cipher_is_weak(const char *name)
+{
+    if (!name || !*name)
+        return 1;
+    for (size_t i = 0; i < sizeof(weak_keywords) / sizeof(weak_keywords[0]); i++)
+        if (contains_nocase(name, weak_keywords[i]))
+            return 1;
+    return !cipher_known(name);
+}
+
+void policy_sanitize(const char *in, char *out, size_t size)
+{
+    size_t i = 0;
+
+    if (!out || size == 0)
+        return;
+    if (in) {
+        for (; in[i] && i + 1 < size; i++) {
+            unsigned char c = (unsigned char)in[i];
+            out[i] = (c >= 0x20 && c <= 0x7e) ? (char)c : '?';
+        }
+    }
+    out[i] = '\0';
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * policy_eval - turns a matched rule and the facts of a transaction into a decision:
+ * verdict, action, reason and the exact SMTP reply; and the X-TLS-Policy header value.
+ *
+ * Everything taken from the facts is sanitised before it reaches a reason, a reply or a
+ * header, because those texts travel to SMTP clients, logs and the database.
+ */
+#include "policy_int.h"
+
+/* libc */
+#include <stdio.h>
+#include <string.h>
+
+typedef enum fail_kind {
+    FAIL_NONE = 0,
+    FAIL_NO_TLS,    /* 530 5.7.0 / 451 4.7.0 */
+    FAIL_TLS_FLOOR, /* protocol, cipher, bits, certificate: 550 5.7.1 / 451 4.7.1 */
+} fail_kind;
+
+static const policy_facts no_facts = {.cipher_bits = -1};
+
+static fail_kind check_floors(const policy_rule *r, const policy_facts *f, char *reason,
+                              size_t size)
+{
+    char seen[128];
+
+    if (r->attrs & ATTR_PROTOCOLS) {
+        /* An unknown version string is never allowed: it cannot be shown to meet a floor. */
+        int v = policy_tls_version_number(f->tls_version);
+        if (v < 0 || !(r->proto_mask & (1u << (v - 0x0300)))) {
+            policy_sanitize(f->tls_version, seen, sizeof(seen));
+            snprintf(reason, size, "protocol %s not allowed by protocols=%s", seen, r->protocols);
+            return FAIL_TLS_FLOOR;
+        }
+    }
+    if ((r->attrs & ATTR_CIPHERS) && !cipher_set_allows(r->cset, f->cipher)) {
+        if (f->cipher && *f->cipher) {
+            policy_sanitize(f->cipher, seen, sizeof(seen));
+            snprintf(reason, size, "cipher %s not allowed by ciphers=%s", seen, r->ciphers);
+        } else {
+            snprintf(reason, size, "cipher unknown, not allowed by ciphers=%s", r->ciphers);
+        }
+        return FAIL_TLS_FLOOR;
+    }
+    if (r->attrs & ATTR_MIN_BITS) {
+        if (f->cipher_bits < 0) {
+            snprintf(reason, size, "cipher bits unknown");
+            return FAIL_TLS_FLOOR;
+        }
+        if ((unsigned)f->cipher_bits < r->min_bits) {
+            snprintf(reason, size, "cipher bits %d below min_bits=%u", f->cipher_bits, r->min_bits);
+            return FAIL_TLS_FLOOR;
+        }
+    }
+    return FAIL_NONE;
+}
+
+/* Exact names match the CN itself; ".domain" names match any subdomain, not the domain. */
+static int cn_matches(const policy_rule *r, const char *subject)
+{
+    char cn[POLICY_DOMAIN_MAX];
+    size_t cnlen;
+
+    if (policy_domain_normalize(subject, cn, sizeof(cn)) < 0)
+        return 0;
+    cnlen = strlen(cn);
+    for (size_t i = 0; i < r->nnames; i++) {
+        const char *name = r->names[i].name;
+        size_t n = strlen(name);
+        if (!r->names[i].subdomains) {
+            if (strcmp(cn, name) == 0)
+                return 1;
+        } else if (cnlen > n + 1 && cn[cnlen - n - 1] == '.' && strcmp(cn + cnlen - n, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static fail_kind check_cert(const policy_rule *r, const policy_facts *f, char *reason, size_t size)
+{
+    char cn[POLICY_DOMAIN_MAX];
+
+    if (!f->cert_verified) {
+        snprintf(reason, size, "no trusted client certificate");
+        return FAIL_TLS_FLOOR;
+    }
+    if (r->nnames > 0 && !cn_matches(r, f->cert_subject)) {
+        if (f->cert_subject && *f->cert_subject) {
+            policy_sanitize(f->cert_subject, cn, sizeof(cn));
+            snprintf(reason, size, "client certificate CN %s does not match %s", cn, r->match);
+        } else {
+            snprintf(reason, size, "client certificate without CN does not match %s", r->match);
+        }
+        return FAIL_TLS_FLOOR;
+    }
+    return FAIL_NONE;
+}
+
+static policy_action fail_action(const policy_rule *r, const policy_opts *opts)
+{
+    policy_action a;
+
+    /* `may` only flags; monitor mode never refuses. */
+    if (r->level == POLICY_LEVEL_MAY || (opts && opts->monitor))
+        return POLICY_ACTION_MONITOR;
+    a = r->action;
+    if (a == POLICY_ACTION_DEFAULT)
+        a = opts ? opts->default_action : POLICY_ACTION_DEFER;
+    if (a == POLICY_ACTION_DEFAULT || a == POLICY_ACTION_ACCEPT || a > POLICY_ACTION_MONITOR)
+        a = POLICY_ACTION_DEFER; /* a configuration that names no refusal still refuses safely */
+    return a;
+}
+
+static void set_reply(policy_decision *out, fail_kind kind, const char *subject)
+{
+    int reject = out->action == POLICY_ACTION_REJECT;
+    const char *requirement = out->level == POLICY_LEVEL_VERIFY
+                                  ? "TLS with a trusted client certificate required"
+                                  : "TLS required";
+
+    if (out->action != POLICY_ACTION_REJECT && out->action != POLICY_ACTION_DEFER)
+        return;
+    if (kind == FAIL_NO_TLS) {
+        out->code = reject ? 530 : 451;
+        snprintf(out->xcode, sizeof(out->xcode), "%s", reject ? "5.7.0" : "4.7.0");
+    } else {
+        out->code = reject ? 550 : 451;
+        snprintf(out->xcode, sizeof(out->xcode), "%s", reject ? "5.7.1" : "4.7.1");
+    }
+    snprintf(out->reply, sizeof(out->reply), "%s for %s (rule %s): %s", requirement, subject,
+             out->rule_text, out->reason);
+}
+
+static void decide(const policy_rule *r, const policy_opts *opts, const policy_facts *f,
+                   const char *subject, policy_decision *out)
+{
+    fail_kind kind = FAIL_NONE;
+
+    memset(out, 0, sizeof(*out));
+    out->level = POLICY_LEVEL_NONE;
+    out->verdict = POLICY_VERDICT_NONE;
+    out->action = POLICY_ACTION_ACCEPT;
+    if (!r)
+        return;
+    out->rule = r;
+    policy_sanitize(r->text, out->rule_text, sizeof(out->rule_text));
+    out->level = r->level;
+    if (r->level == POLICY_LEVEL_NONE)
+        return;
+
+    if (!f->tls_version || !*f->tls_version) {
+        if (r->level == POLICY_LEVEL_MAY) {
+            out->verdict = POLICY_VERDICT_PASS;
+            return;
+        }
+        kind = FAIL_NO_TLS;
+        snprintf(out->reason, sizeof(out->reason), "session was not encrypted");
+    } else {
+        kind = check_floors(r, f, out->reason, sizeof(out->reason));
+        if (kind == FAIL_NONE && r->level == POLICY_LEVEL_VERIFY)
+            kind = check_cert(r, f, out->reason, sizeof(out->reason));
+    }
+    if (kind == FAIL_NONE) {
+        out->verdict = POLICY_VERDICT_PASS;
+        return;
+    }
+    out->verdict = POLICY_VERDICT_FAIL;
+    out->action = fail_action(r, opts);
+    set_reply(out, kind, subject);
+}
+
+void policy_eval_sender(const policy *p, const policy_opts *opts, const policy_facts *facts,
+                        policy_decision *out)
+{
+    const policy_facts *f = facts ? facts : &no_facts;
+    const policy_rule *r;
+    char dom[POLICY_DOMAIN_MAX];
+    char subject[POLICY_DOMAIN_MAX + 32];
+
+    if (!out)
+        return;
+    r = policy_match(p, 0, f->mail_from_domain, f->client_addr);
+    subject[0] = '\0';
+    if (r && r->kind == POLICY_SEL_FROM) {
+        /* It matched, so the domain normalises. */
+        policy_domain_normalize(f->mail_from_domain, dom, sizeof(dom));
+        snprintf(subject, sizeof(subject), "mail from %s", dom);
+    } else if (r && r->kind == POLICY_SEL_CLIENT) {
+        char addr[64];
+        policy_sanitize(f->client_addr, addr, sizeof(addr));
+        snprintf(subject, sizeof(subject), "client %s", addr);
+    } else {
+        snprintf(subject, sizeof(subject), "all mail");
+    }
+    decide(r, opts, f, subject, out);
+}
+
+void policy_eval_rcpt(const policy *p, const policy_opts *opts, const policy_facts *facts,
+                      const char *rcpt_domain, policy_decision *out)
+{
+    const policy_facts *f = facts ? facts : &no_facts;
+    const policy_rule *r;
+    char dom[POLICY_DOMAIN_MAX];
+    char subject[POLICY_DOMAIN_MAX + 32];
+
+    if (!out)
+        return;
+    r = policy_match(p, 1, rcpt_domain, NULL);
+    subject[0] = '\0';
+    if (r) {
+        policy_domain_normalize(rcpt_domain, dom, sizeof(dom));
+        snprintf(subject, sizeof(subject), "mail to %s", dom);
+    }
+    decide(r, opts, f, subject, out);
+}
+
+policy_verdict policy_verdict_combine(policy_verdict a, policy_verdict b)
+{
+    if (a == POLICY_VERDICT_FAIL || b == POLICY_VERDICT_FAIL)
+        return POLICY_VERDICT_FAIL;
+    if (a == POLICY_VERDICT_PASS || b == POLICY_VERDICT_PASS)
+        return POLICY_VERDICT_PASS;
+    return POLICY_VERDICT_NONE;
+}
+
+/* A header token: printable ASCII without spaces, so that key=value fields stay parseable. */
+static void header_token(const char *in, char *out, size_t size)
+{
+    policy_sanitize(in, out, size);
+    for (char *s = out; *s; s++)
+        if (*s == ' ')
+            *s = '?';
+}
+
+void policy_header_value(const policy_facts *facts, policy_verdict v, const char *rules,
+                         char *buf, size_t size)
+{
+    const policy_facts *f = facts ? facts : &no_facts;
+    char version[64], cipher[128], bits[24] = "", rulebuf[POLICY_REPLY_MAX];
+    int tls = f->tls_version && *f->tls_version;
+
+    if (!buf || size == 0)
+        return;
+    header_token(tls ? f->tls_version : "none", version, sizeof(version));
+    header_token(rules && *rules ? rules : "-", rulebuf, sizeof(rulebuf));
+    cipher[0] = '\0';
+    /* Unknown cipher or bits are left out rather than invented. */
+    if (tls && f->cipher && *f->cipher) {
+        char name[100];
+        header_token(f->cipher, name, sizeof(name));
+        snprintf(cipher, sizeof(cipher), " cipher=%s", name);
+    }
+    if (tls && f->cipher_bits >= 0)
+        snprintf(bits, sizeof(bits), " bits=%d", f->cipher_bits);
+    snprintf(buf, size, "%s tls=%s%s%s rule=%s", policy_verdict_name(v), version, cipher, bits,
+             rulebuf);
+}

@@ -10,6 +10,7 @@
 #   write_conf [KEY=VALUE ...]     tlsguard.conf with socket/database/policy/log preset
 #   start_tlsguard                 `$TLSGUARD serve -c $E2E/tlsguard.conf`, waits for the socket
 #   start_postfix [--no-milter]    smtp-sink + a private Postfix with smtpd_milters set
+#   start_all [KEY=VALUE ...]      write_conf, start_tlsguard, start_postfix
 #   send_mail SWAKS-ARGS...        runs swaks against Postfix; transcript in $E2E/last.txt
 #   expect_reply CODE TEXT         the last transcript has a server reply CODE containing TEXT
 #   sql QUERY / sql_is QUERY WANT  query the tlsguard database (waits for the recorder)
@@ -90,14 +91,14 @@ e2e_init() {
 }
 
 e2e_cleanup() {
-    local rc=$? trc
+    local rc=$?
     set +e
     # tlsguard must survive every test and exit 0 on SIGTERM; under ASan/UBSan its log must be
     # free of sanitizer reports (leaks are reported at exit, hence after stopping it).
     if [ -n "$TG_PID" ]; then
-        trc=$(stop_tlsguard)
-        if [ "$trc" != 0 ]; then
-            printf 'FAIL tlsguard exited with status %s on SIGTERM at the end of the test\n' "$trc" >&2
+        stop_tlsguard
+        if [ "$TG_RC" != 0 ]; then
+            printf 'FAIL tlsguard exited with status %s on SIGTERM at the end of the test\n' "$TG_RC" >&2
             rc=1
         fi
     fi
@@ -130,7 +131,7 @@ e2e_cleanup() {
     exit "$rc"
 }
 
-# A loopback TCP port nothing listens on, not handed out before in this test.
+# A loopback TCP port no socket uses, not handed out before in this test.
 free_port() {
     local p tries=0
     while :; do
@@ -138,22 +139,29 @@ free_port() {
         tries=$((tries + 1))
         [ "$tries" -lt 200 ] || { echo "no free port" >&2; return 1; }
         case "$E2E_PORTS" in *" $p "*) continue ;; esac
-        port_open "$p" && continue
+        port_used "$p" any && continue
         E2E_PORTS="$E2E_PORTS$p "
         echo "$p"
         return 0
     done
 }
 
-port_open() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+# port_used PORT [any]: a socket listens on PORT (with "any": uses it in any state). Reads
+# /proc/net/tcp instead of connecting, because a probe connection to Postfix would reach
+# tlsguard and count as an SMTP session in its database.
+port_used() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    awk -v h=":$hex" -v any="${2:-}" '
+        FNR > 1 && substr($2, length($2) - 4) == h && (any != "" || $4 == "0A") { found = 1 }
+        END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
 # wait_port PORT [SECONDS] [PID]: until something listens; gives up early if PID dies.
 wait_port() {
     local port=$1 secs=${2:-10} pid=${3:-} i
     for ((i = 0; i < secs * 10; i++)); do
-        port_open "$port" && return 0
+        port_used "$port" && return 0
         if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
             return 1
         fi
@@ -228,16 +236,20 @@ write_policy() {
 # write_conf [KEY=VALUE ...]: the config file; extra pairs are appended (later lines are the
 # test's own choices: mode, header, default_action, ...).
 write_conf() {
+    local kv seen=" "
+    for kv in "$@"; do
+        seen="$seen${kv%%=*} "
+    done
     {
         echo "# written by $(basename "$0")"
-        echo "socket = inet:$TG_PORT@127.0.0.1"
-        echo "database = $DB"
-        echo "policy = $POLICY"
-        echo "log = stderr"
-        echo "log_level = debug"
-        local kv
-        for kv in "$@"; do
+        for kv in "socket=inet:$TG_PORT@127.0.0.1" "database=$DB" "policy=$POLICY" \
+            "log=stderr" "log_level=debug"; do
+            case "$seen" in *" ${kv%%=*} "*) continue ;; esac
             echo "${kv%%=*} = ${kv#*=}"
+        done
+        # The test's own pairs; KEY=- leaves a preset key out (e.g. policy=- for the built-in).
+        for kv in "$@"; do
+            [ "${kv#*=}" = - ] || echo "${kv%%=*} = ${kv#*=}"
         done
     } >"$CONF"
 }
@@ -251,10 +263,12 @@ start_tlsguard() {
     info "tlsguard pid $TG_PID"
 }
 
-# stop_tlsguard: SIGTERM and wait; prints the exit status.
+# stop_tlsguard: SIGTERM and wait; sets TG_RC to the exit status. (Not in $(...): only this
+# shell can wait for its child.)
 stop_tlsguard() {
-    local rc=0 i
-    [ -n "$TG_PID" ] || { echo 0; return 0; }
+    local i
+    TG_RC=0
+    [ -n "$TG_PID" ] || return 0
     kill -TERM "$TG_PID" 2>/dev/null || true
     for ((i = 0; i < 400; i++)); do
         kill -0 "$TG_PID" 2>/dev/null || break
@@ -264,15 +278,44 @@ stop_tlsguard() {
         kill -9 "$TG_PID" 2>/dev/null || true
         echo "tlsguard did not exit within 40 s of SIGTERM" >>"$E2E/tlsguard.log"
     fi
-    wait "$TG_PID" 2>/dev/null || rc=$?
+    wait "$TG_PID" 2>/dev/null || TG_RC=$?
     TG_PID=""
-    echo "$rc"
 }
 
 # reload_tlsguard: SIGHUP, then a moment for the new snapshot to be built.
 reload_tlsguard() {
     kill -HUP "$TG_PID" || fail "tlsguard is not running"
     sleep 1
+}
+
+# log_match TEXT...: some line of tlsguard's log contains every TEXT (fixed strings); waits up
+# to 3 s. Prints the line.
+log_match() {
+    local i line
+    for ((i = 0; i < 30; i++)); do
+        line=$(log_grep "$@" | head -n 1)
+        [ -n "$line" ] && { printf '%s\n' "$line"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
+log_grep() {
+    local lines
+    lines=$(cat "$E2E/tlsguard.log" 2>/dev/null) || return 0
+    while [ $# -gt 0 ]; do
+        lines=$(printf '%s\n' "$lines" | grep -F -- "$1") || return 0
+        shift
+    done
+    printf '%s\n' "$lines"
+}
+
+# expect_log DESC TEXT...: log_match or fail.
+expect_log() {
+    local desc=$1
+    shift
+    log_match "$@" >/dev/null || fail "$desc: no tlsguard log line with: $*"
+    pass "$desc"
 }
 
 # log_has TEXT: tlsguard's log contains TEXT (fixed string); waits up to 3 s.
@@ -413,6 +456,13 @@ EOF
     info "postfix started (milter=$milter)"
 }
 
+# start_all [KEY=VALUE ...]: write_conf with these settings, start tlsguard, then Postfix.
+start_all() {
+    write_conf "$@"
+    start_tlsguard
+    start_postfix
+}
+
 # ---------------------------------------------------------------------------------------------
 # Driving mail
 
@@ -423,9 +473,10 @@ EOF
 # --from, --to a,b, --quit-after EHLO, --add-header ...). The transcript is printed to
 # $E2E/last.txt; the return value is swaks' exit status (non-zero when a command was refused).
 send_mail() {
-    local args=() env=() cert
+    local args=() env=() cert helo=(--helo client.tlsguard.test)
     while [ $# -gt 0 ]; do
         case "$1" in
+        --helo | --ehlo) helo=() && args+=(--helo "$2") && shift ;;
         --cert)
             cert=$2
             shift
@@ -437,7 +488,7 @@ send_mail() {
         shift
     done
     local rc=0
-    env "${env[@]}" "$SWAKS" --server 127.0.0.1 --port "$SMTP_PORT" --helo client.tlsguard.test \
+    env "${env[@]}" "$SWAKS" --server 127.0.0.1 --port "$SMTP_PORT" "${helo[@]}" \
         --timeout 60 "${args[@]}" >"$E2E/last.txt" 2>&1 || rc=$?
     {
         printf '\n===== swaks %s (exit %d)\n' "${args[*]}" "$rc"
@@ -524,9 +575,77 @@ header_values() {
         tolower(substr($0, 1, length(n))) == n { print substr($0, length(n) + 1) }'
 }
 
+# delivered_rcpts FILE: the envelope recipients smtp-sink received, sorted, space-separated.
+delivered_rcpts() {
+    header_values "$1" X-Rcpt-Args | sed -E 's/^(TO:)?<([^>]*)>.*/\2/' | sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+# expect_rcpts FILE "A B ..." [DESC]: delivered to exactly these recipients (sorted).
+expect_rcpts() {
+    local got
+    got=$(delivered_rcpts "$1")
+    [ "$got" = "$2" ] || fail "${3:-delivery}: delivered to '$got', want '$2'"
+    pass "${3:-delivery}: delivered to $2"
+}
+
+# expect_header FILE VALUE [DESC]: the delivered message has exactly one X-TLS-Policy header,
+# with VALUE.
+expect_header() {
+    local got n
+    got=$(header_values "$1" X-TLS-Policy)
+    n=$(printf '%s' "$got" | grep -c '' || true)
+    [ "$n" = 1 ] || fail "${3:-header}: $n X-TLS-Policy headers delivered, want 1: $got"
+    [ "$got" = "$2" ] || fail "${3:-header}: X-TLS-Policy: '$got', want '$2'"
+    pass "${3:-header}: X-TLS-Policy: $2"
+}
+
+# expect_no_header FILE [DESC]: the delivered message has no X-TLS-Policy header.
+expect_no_header() {
+    local got
+    got=$(header_values "$1" X-TLS-Policy)
+    [ -z "$got" ] || fail "${2:-header}: unexpected X-TLS-Policy: $got"
+    pass "${2:-header}: no X-TLS-Policy header"
+}
+
 # held_ids: queue ids in Postfix's hold queue ('!' after the id in postqueue -p).
 held_ids() {
     postqueue -c "$PFDIR/etc" -p 2>/dev/null | sed -n -E 's/^([0-9A-F]+)!.*/\1/p'
+}
+
+# A hand-driven SMTP session, for what swaks cannot do (pausing mid-transaction):
+#   smtp_open; smtp_cmd "EHLO x"; ...; smtp_cmd QUIT; smtp_close
+# Replies are appended to $E2E/last.txt in swaks' format, so expect_reply works on them.
+smtp_open() {
+    : >"$E2E/last.txt"
+    exec 5<>"/dev/tcp/127.0.0.1/$SMTP_PORT" || fail "cannot connect to Postfix"
+    smtp_read
+}
+
+smtp_read() {
+    local line
+    while IFS= read -r -t 60 line <&5; do
+        line=${line%$'\r'}
+        printf '<-  %s\n' "$line" >>"$E2E/last.txt"
+        [[ "$line" =~ ^[0-9]{3}- ]] || return 0
+    done
+    fail "no SMTP reply within 60 s"
+}
+
+# smtp_cmd LINE: sends LINE, reads the reply (none for message text; end it with ".").
+smtp_cmd() {
+    printf ' -> %s\n' "$1" >>"$E2E/last.txt"
+    printf '%s\r\n' "$1" >&5
+    smtp_read
+}
+
+# smtp_send LINE: sends LINE without waiting for a reply (message text after DATA).
+smtp_send() {
+    printf ' -> %s\n' "$1" >>"$E2E/last.txt"
+    printf '%s\r\n' "$1" >&5
+}
+
+smtp_close() {
+    exec 5<&- 5>&-
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -538,7 +657,7 @@ sql() {
     local out i
     for ((i = 0; i < 30; i++)); do
         if [ -f "$DB" ]; then
-            out=$(sqlite3 -batch -noheader -separator '|' -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null) || out=""
+            out=$(sqlite3 -batch -noheader -separator '|' -nullvalue NULL -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null) || out=""
             if [ -n "$out" ]; then
                 printf '%s\n' "$out"
                 return 0
@@ -554,7 +673,7 @@ sql_is() {
     local q=$1 want=$2 desc=${3:-$1} out="" i
     for ((i = 0; i < 30; i++)); do
         if [ -f "$DB" ]; then
-            out=$(sqlite3 -batch -noheader -separator '|' -cmd '.timeout 2000' "$DB" "$q" 2>&1) || true
+            out=$(sqlite3 -batch -noheader -separator '|' -nullvalue NULL -cmd '.timeout 2000' "$DB" "$q" 2>&1) || true
             [ "$out" = "$want" ] && { pass "$desc"; return 0; }
         fi
         sleep 0.1

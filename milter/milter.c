@@ -65,6 +65,7 @@ typedef struct msg_state {
 typedef struct conn {
     unsigned long noreply; /* SMFIP_NR_* steps negotiated */
     int connected;
+    int late;              /* connected while draining: refused at MAIL */
     int64_t session_id;
     char started_at[24];
     char client_addr[INET6_ADDRSTRLEN];
@@ -80,11 +81,17 @@ typedef struct conn {
     msg_state msg;
 } conn;
 
-static atomic_int active_sessions;
+static atomic_int active_sessions; /* sessions that connected before draining began */
+static atomic_int draining;
 
 int milter_active_sessions(void)
 {
     return atomic_load(&active_sessions);
+}
+
+void milter_drain(void)
+{
+    atomic_store(&draining, 1);
 }
 
 /* Copies a macro, sanitised and bounded; returns 1 if present and non-empty. */
@@ -309,7 +316,10 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
     conn *c = conn_get(ctx);
 
     c->connected = 1;
-    atomic_fetch_add(&active_sessions, 1);
+    if (atomic_load(&draining))
+        c->late = 1;
+    else
+        atomic_fetch_add(&active_sessions, 1);
     c->session_id = recorder_next_session_id();
     recorder_now(c->started_at, sizeof c->started_at);
     policy_sanitize(hostname, c->client_name, sizeof c->client_name);
@@ -341,6 +351,8 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     policy_facts f;
 
     message_end(c, "aborted");
+    if (c->late) /* connect cannot be answered: it is negotiated without reply */
+        return refuse(ctx, 421, "4.3.2", "tlsguard is shutting down, try again later", 0);
     memset(m, 0, sizeof *m);
     m->active = 1;
     m->snap = snapshot_current();
@@ -460,7 +472,8 @@ static sfsistat on_close(SMFICTX *ctx)
     message_end(c, "aborted");
     if (c->connected) {
         queue_session(c, 1);
-        atomic_fetch_sub(&active_sessions, 1);
+        if (!c->late)
+            atomic_fetch_sub(&active_sessions, 1);
     }
     smfi_setpriv(ctx, NULL);
     free(c);

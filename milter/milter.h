@@ -13,7 +13,10 @@
 
 extern struct smfiDesc milter_desc;
 
-/* Connections currently open (for draining at SIGTERM). */
+/* Connections open that connected before milter_drain() (for draining at SIGTERM). */
 int milter_active_sessions(void);
+/* From now on, sessions that connect are refused at MAIL with 421 4.3.2; those already
+ * connected go on as usual. */
+void milter_drain(void);
 
 #endif

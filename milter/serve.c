@@ -227,11 +227,13 @@ int serve(const char *config_path)
             stopping = 1;
         }
     }
-    smfi_stop();
-    pthread_join(tid, NULL);
+    /* libmilter serves no session after smfi_stop(): drain first, then stop. */
+    milter_drain();
     s = snapshot_current();
     drain(s->cfg.drain_timeout);
     s = snapshot_release(s);
+    smfi_stop();
+    pthread_join(tid, NULL);
     recorder_stop(10);
     snapshot_install(NULL);
     log_msg(LOG_INFO, "stopped");

@@ -113,6 +113,7 @@ int cli_explain(int argc, char **argv)
     char domain[POLICY_DOMAIN_MAX], addr[POLICY_ADDR_MAX], rules[1024] = "", what[600];
     char value[900];
     size_t nrcpt = 0, accepted = 0;
+    int tag;
     policy_facts f = {.cipher_bits = -1};
     policy_decision d;
     policy_verdict verdict;
@@ -159,6 +160,7 @@ int cli_explain(int argc, char **argv)
     policy_eval_sender(s->pol, &s->opts, &f, &d);
     print_decision("sender", &d);
     verdict = d.verdict;
+    tag = d.action == POLICY_ACTION_TAG;
     add_rule(rules, sizeof rules, &d);
     if (refuses(&d)) {
         printf("result: MAIL FROM refused; no recipient is evaluated\n");
@@ -175,6 +177,7 @@ int cli_explain(int argc, char **argv)
         print_decision(what, &d);
         if (!refuses(&d)) {
             accepted++;
+            tag |= d.action == POLICY_ACTION_TAG;
             verdict = policy_verdict_combine(verdict, d.verdict);
             add_rule(rules, sizeof rules, &d);
         }
@@ -184,8 +187,8 @@ int cli_explain(int argc, char **argv)
     } else {
         policy_header_value(&f, verdict, rules, value, sizeof value);
         printf("result: message accepted for %zu of %zu recipients\n", accepted, nrcpt);
-        printf("header: X-TLS-Policy: %s%s\n", value,
-               s->cfg.header ? "" : " (only with action=tag: header = no)");
+        if (s->cfg.header || tag)
+            printf("header: X-TLS-Policy: %s\n", value);
     }
     snapshot_release(s);
     return 0;

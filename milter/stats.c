@@ -27,58 +27,79 @@
 static const struct section {
     const char *title;
     const char *sql;
-    const char *columns; /* header line for tables; NULL for key/value output */
+    const char *columns; /* column names, space-separated, one per result column */
 } sections[] = {
     {"sessions", "SELECT count(*), count(tls_version),"
                  " printf('%.1f%%', 100.0 * count(tls_version) / max(count(*), 1)),"
                  " coalesce(sum(messages), 0) FROM sessions WHERE " SINCE_S,
-     "sessions  with_tls  tls_share  messages"},
+     "sessions with_tls tls_share messages"},
     {"by protocol version", "SELECT coalesce(tls_version, 'none'), count(*),"
                             " printf('%.1f%%', 100.0 * count(*) / (SELECT max(count(*), 1)"
                             " FROM sessions WHERE " SINCE_S "))"
                             " FROM sessions WHERE " SINCE_S " GROUP BY 1 ORDER BY 2 DESC",
-     "version  sessions  share"},
+     "version sessions share"},
     {"by cipher (top 10)", "SELECT cipher, coalesce(cipher_bits, '?'), count(*) FROM sessions"
                            " WHERE tls_version IS NOT NULL AND " SINCE_S
                            " GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 10",
-     "cipher  bits  sessions"},
+     "cipher bits sessions"},
     {"policy hits (top 10)", "SELECT coalesce(rule, '-'), action, count(*) FROM policy_hits"
                              " WHERE " SINCE_AT " GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 10",
-     "rule  action  hits"},
+     "rule action hits"},
     {"plaintext peers (top 10)", "SELECT coalesce(client_addr, '?'), coalesce(client_name, '?'),"
                                  " count(*) FROM sessions WHERE tls_version IS NULL AND " SINCE_S
                                  " GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 10",
-     "client_addr  client_name  sessions"},
+     "client_addr client_name sessions"},
 };
 
+#define STATS_COLS 4
+#define STATS_ROWS 64
+#define STATS_CELL 128
+
+static void print_row(char cells[][STATS_CELL], const int *width, int ncol)
+{
+    printf(" ");
+    for (int i = 0; i < ncol; i++)
+        printf(" %-*s", i + 1 < ncol ? width[i] : 0, cells[i]);
+    printf("\n");
+}
+
+/* Runs one section's query and prints it as an aligned table. */
 static int print_section(sqlite3 *db, const struct section *sec, const char *since)
 {
+    static char cells[STATS_ROWS + 1][STATS_COLS][STATS_CELL];
+    int width[STATS_COLS] = {0}, ncol = 0, nrow = 1, rc;
     sqlite3_stmt *st;
-    int rc, rows = 0;
+    char *save = NULL, header[256];
 
     if (sqlite3_prepare_v2(db, sec->sql, -1, &st, NULL) != SQLITE_OK) {
         fprintf(stderr, "tlsguard stats: %s: %s\n", sec->title, sqlite3_errmsg(db));
         return -1;
     }
     sqlite3_bind_text(st, 1, since, -1, SQLITE_STATIC);
-    printf("\n%s:\n  %s\n", sec->title, sec->columns);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        char safe[512];
-
-        printf(" ");
-        for (int i = 0; i < sqlite3_column_count(st); i++) {
-            policy_sanitize((const char *)sqlite3_column_text(st, i), safe, sizeof safe);
-            printf(" %s", safe[0] ? safe : "-");
+    snprintf(header, sizeof header, "%s", sec->columns);
+    for (char *t = strtok_r(header, " ", &save); t && ncol < STATS_COLS; t = strtok_r(NULL, " ", &save))
+        snprintf(cells[0][ncol++], STATS_CELL, "%s", t);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && nrow <= STATS_ROWS) {
+        for (int i = 0; i < ncol; i++) {
+            policy_sanitize((const char *)sqlite3_column_text(st, i), cells[nrow][i], STATS_CELL);
+            if (!cells[nrow][i][0])
+                snprintf(cells[nrow][i], STATS_CELL, "-");
         }
-        printf("\n");
-        rows++;
+        nrow++;
     }
-    if (!rows)
+    for (int r = 0; r < nrow; r++)
+        for (int i = 0; i < ncol; i++)
+            if ((int)strlen(cells[r][i]) > width[i])
+                width[i] = (int)strlen(cells[r][i]);
+    printf("\n%s:\n", sec->title);
+    for (int r = 0; r < nrow; r++)
+        print_row(cells[r], width, ncol);
+    if (nrow == 1)
         printf("  (none)\n");
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         fprintf(stderr, "tlsguard stats: %s: %s\n", sec->title, sqlite3_errmsg(db));
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
 int cli_stats(int argc, char **argv)

@@ -18,7 +18,7 @@ packages=(
     cmake make gcc libc6-dev pkg-config
     libmilter-dev libssl-dev libunbound-dev libsqlite3-dev
     sqlite3 postfix swaks openssl ca-certificates
-    libnet-ssleay-perl libio-socket-ssl-perl
+    libnet-ssleay-perl libio-socket-ssl-perl valgrind
 )
 
 echo "== installing packages"

@@ -34,6 +34,7 @@ PF_STARTED=""       # private Postfix is running
 E2E_PORTS=" "       # ports handed out by free_port
 E2E_FAILED=0
 E2E_CHECKS=0
+E2E_BG_PIDS=()      # other background helpers of a test (track_pid), killed on exit
 
 # ---------------------------------------------------------------------------------------------
 # Reporting
@@ -113,6 +114,11 @@ e2e_cleanup() {
         postfix -c "$PFDIR/etc" stop >/dev/null 2>&1 || postfix -c "$PFDIR/etc" abort >/dev/null 2>&1
         wait_master_gone
     fi
+    local p
+    for p in "${E2E_BG_PIDS[@]}"; do
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
     if [ -n "$SINK_PID" ]; then
         kill "$SINK_PID" 2>/dev/null
         wait "$SINK_PID" 2>/dev/null
@@ -129,6 +135,11 @@ e2e_cleanup() {
         echo "kept $E2E" >&2
     fi
     exit "$rc"
+}
+
+# track_pid PID: kill this background helper when the test exits.
+track_pid() {
+    E2E_BG_PIDS+=("$1")
 }
 
 # A loopback TCP port no socket uses, not handed out before in this test.

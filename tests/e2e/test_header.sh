@@ -38,6 +38,13 @@ expect_no_header "$f" "header = no"
 sql_is "SELECT verdict, action, outcome FROM messages WHERE mail_from = 'plain@x.example'" \
     "none|accept|accepted" "header = no: still recorded"
 
+# The spec says what header = no adds, not whether forged copies stay. The reason for
+# removing them ("a sender must not be able to forge it") holds whatever header says.
+send_mail "${forged[@]}" --from forged2@x.example --to r@y.example --header "Subject: hdr-no-forged" ||
+    fail "refused"
+f=$(wait_for_delivery hdr-no-forged)
+expect_no_header "$f" "header = no, forged headers in the input"
+
 send_mail "${forged[@]}" --from a@tag.example --to r@y.example --header "Subject: hdr-tag" || fail "tag: refused"
 f=$(wait_for_delivery hdr-tag)
 expect_header "$f" "fail tls=none rule=from:tag.example" "header = no, action=tag, forged input"

@@ -35,6 +35,11 @@ smtp_cmd "MAIL FROM:<open@x.example>"
 expect_reply 250 "2.1.0" "open session: MAIL accepted before SIGTERM"
 kill -TERM "$TG_PID"
 sleep 1
+# tlsguard(8): sessions that connect while it drains get 421 4.3.2 at MAIL FROM.
+cp "$E2E/last.txt" "$E2E/open-session.txt"
+send_mail --from late@x.example --to r@y.example && fail "a session opened during the drain was accepted"
+expect_reply 421 "4.3.2 tlsguard is shutting down, try again later" "new session during the drain: 421 4.3.2"
+cp "$E2E/open-session.txt" "$E2E/last.txt"
 smtp_cmd "RCPT TO:<r@y.example>"
 smtp_cmd "DATA"
 smtp_send "Subject: term-open"

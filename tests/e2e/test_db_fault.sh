@@ -39,8 +39,9 @@ unlock_db() {
     LOCK_PID=""
 }
 
-# The lock holder must not outlive the test; then lib.sh's cleanup, with the exit status.
-trap 'rc=$?; if [ -n "$LOCK_PID" ]; then kill "$LOCK_PID" 2>/dev/null; wait "$LOCK_PID" 2>/dev/null; fi; (exit $rc); e2e_cleanup' EXIT
+# The lock holder must not outlive the test; then lib.sh's cleanup, which reads the exit status
+# from $? (set +e first: under set -e, "(exit 1)" would end the trap before the cleanup).
+trap 'rc=$?; set +e; [ -z "$LOCK_PID" ] || { kill "$LOCK_PID"; wait "$LOCK_PID"; } 2>/dev/null; (exit $rc); e2e_cleanup' EXIT
 
 # wait_log SECONDS TEXT: until tlsguard's log contains TEXT (fixed string).
 wait_log() {

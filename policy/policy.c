@@ -745,9 +745,7 @@ unsigned policy_rule_line(const policy_rule *r)
     return r ? r->line : 0;
 }
 
-/* Appends to buf with truncation; *used never exceeds size - 1. */
-__attribute__((format(printf, 4, 5))) static void append(char *buf, size_t size, size_t *used,
-                                                           const char *fmt, ...)
+void policy_append(char *buf, size_t size, size_t *used, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -770,16 +768,16 @@ void policy_rule_describe(const policy_rule *r, char *buf, size_t size)
     buf[0] = '\0';
     if (!r)
         return;
-    append(buf, size, &used, "line %u: %s %s", r->line, r->text ? r->text : "?",
+    policy_append(buf, size, &used, "line %u: %s %s", r->line, r->text ? r->text : "?",
            policy_level_name(r->level));
     if (r->attrs & ATTR_PROTOCOLS)
-        append(buf, size, &used, " protocols=%s", r->protocols);
+        policy_append(buf, size, &used, " protocols=%s", r->protocols);
     if (r->attrs & ATTR_CIPHERS)
-        append(buf, size, &used, " ciphers=%s", r->ciphers);
+        policy_append(buf, size, &used, " ciphers=%s", r->ciphers);
     if (r->attrs & ATTR_MIN_BITS)
-        append(buf, size, &used, " min_bits=%u", r->min_bits);
+        policy_append(buf, size, &used, " min_bits=%u", r->min_bits);
     if (r->attrs & ATTR_MATCH)
-        append(buf, size, &used, " match=%s", r->match);
+        policy_append(buf, size, &used, " match=%s", r->match);
     if (r->level == POLICY_LEVEL_ENCRYPT || r->level == POLICY_LEVEL_VERIFY)
-        append(buf, size, &used, " action=%s", policy_action_name(r->action));
+        policy_append(buf, size, &used, " action=%s", policy_action_name(r->action));
 }

@@ -76,4 +76,9 @@ struct policy {
 const policy_rule *policy_match(const policy *p, int rcpt_side, const char *domain,
                                 const char *client_addr);
 
+/* Appends printf output to buf (size bytes, NUL-terminated) at *used, truncating; *used never
+ * exceeds size - 1 and counts the bytes written. */
+__attribute__((format(printf, 4, 5))) void policy_append(char *buf, size_t size, size_t *used,
+                                                         const char *fmt, ...);
+
 #endif

@@ -92,7 +92,7 @@ __attribute__((format(printf, 2, 3))) static void perr(parser *ps, const char *f
 
 /* ---- names ------------------------------------------------------------------------- */
 
-static const char *const level_names[] = {"none", "may", "encrypt", "verify"};
+static const char *const level_names[] = {"none", "may", "encrypt", "verify", "dane", "dane-only"};
 static const char *const action_names[] = {"default", "accept",     "reject", "defer",
                                            "tag",     "quarantine", "monitor"};
 static const char *const verdict_names[] = {"none", "pass", "fail"};
@@ -513,12 +513,27 @@ static int parse_match(parser *ps, policy_rule *r, const char *v)
     return ok;
 }
 
+static int is_dane_level(policy_level l)
+{
+    return l == POLICY_LEVEL_DANE || l == POLICY_LEVEL_DANE_ONLY;
+}
+
 static int parse_action(parser *ps, policy_rule *r, const char *v)
 {
+    int dane = is_dane_level(r->level);
     policy_action a;
+
     if (policy_action_from_name(v, &a) < 0 || a == POLICY_ACTION_DEFAULT ||
         a == POLICY_ACTION_ACCEPT) {
-        perr(ps, "unknown action '%.64s' (expected reject, defer, tag, quarantine or monitor)", v);
+        perr(ps, "unknown action '%.64s' (expected %sdefer, tag, quarantine or monitor)", v,
+             dane ? "" : "reject, ");
+        return -1;
+    }
+    /* A failing dane rule is a DNS error or a missing DANE record: both can change, so the
+     * sender must try again rather than bounce. */
+    if (dane && a == POLICY_ACTION_REJECT) {
+        perr(ps, "action=reject is not valid for level %s: DNS failures are temporary (expected "
+             "defer, tag, quarantine or monitor)", policy_level_name(r->level));
         return -1;
     }
     r->action = a;
@@ -526,6 +541,9 @@ static int parse_action(parser *ps, policy_rule *r, const char *v)
 }
 
 #define LEVELS_FLOORS ((1u << POLICY_LEVEL_MAY) | (1u << POLICY_LEVEL_ENCRYPT) | (1u << POLICY_LEVEL_VERIFY))
+#define LEVELS_ACTION                                                                          \
+    ((1u << POLICY_LEVEL_ENCRYPT) | (1u << POLICY_LEVEL_VERIFY) | (1u << POLICY_LEVEL_DANE) |   \
+     (1u << POLICY_LEVEL_DANE_ONLY))
 
 static const struct attr_def {
     const char *name;
@@ -537,7 +555,7 @@ static const struct attr_def {
     {"ciphers", ATTR_CIPHERS, LEVELS_FLOORS, parse_ciphers},
     {"min_bits", ATTR_MIN_BITS, LEVELS_FLOORS, parse_min_bits},
     {"match", ATTR_MATCH, 1u << POLICY_LEVEL_VERIFY, parse_match},
-    {"action", ATTR_ACTION, (1u << POLICY_LEVEL_ENCRYPT) | (1u << POLICY_LEVEL_VERIFY), parse_action},
+    {"action", ATTR_ACTION, LEVELS_ACTION, parse_action},
 };
 
 static int parse_attr(parser *ps, policy_rule *r, const char *tok, int level_known)
@@ -613,7 +631,7 @@ static void parse_rule(parser *ps, char *line)
     char *cursor = line, *tok, *sel;
     policy *p = ps->p;
     policy_rule *r;
-    int level_known = 0;
+    int level_known = 0, selector_known;
 
     sel = next_token(&cursor);
     if (!sel)
@@ -627,15 +645,19 @@ static void parse_rule(parser *ps, char *line)
     }
     p->rules[p->n++] = r;
 
-    if (parse_selector(ps, r, sel) == 0)
+    selector_known = parse_selector(ps, r, sel) == 0;
+    if (selector_known)
         register_selector(ps, r);
     tok = next_token(&cursor);
     if (!tok)
         perr(ps, "missing level after selector '%.300s'", sel);
     else if (level_from_name(tok, &r->level) < 0)
-        perr(ps, "unknown level '%.64s' (expected none, may, encrypt or verify)", tok);
+        perr(ps, "unknown level '%.64s' (expected none, may, encrypt, verify, dane or dane-only)", tok);
     else
         level_known = 1;
+    /* DANE is about where mail goes (the recipient domain's MX hosts), not where it came from. */
+    if (level_known && selector_known && is_dane_level(r->level) && r->kind != POLICY_SEL_RCPT)
+        perr(ps, "level %s is only valid for rcpt: rules", policy_level_name(r->level));
     while ((tok = next_token(&cursor)) != NULL)
         parse_attr(ps, r, tok, level_known);
 }
@@ -780,4 +802,7 @@ void policy_rule_describe(const policy_rule *r, char *buf, size_t size)
         policy_append(buf, size, &used, " match=%s", r->match);
     if (r->level == POLICY_LEVEL_ENCRYPT || r->level == POLICY_LEVEL_VERIFY)
         policy_append(buf, size, &used, " action=%s", policy_action_name(r->action));
+    else if (is_dane_level(r->level)) /* not default_action: a dane failure defers unless told */
+        policy_append(buf, size, &used, " action=%s",
+                      policy_action_name(r->action == POLICY_ACTION_DEFAULT ? POLICY_ACTION_DEFER : r->action));
 }

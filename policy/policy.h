@@ -13,12 +13,19 @@
  *
  * Policy file syntax (tlsguard-policy(5)): one rule a line, `SELECTOR LEVEL [attr=value...]`,
  * `#` starts a comment. Selectors: `from:DOMAIN`, `from:.DOMAIN`, `rcpt:DOMAIN`,
- * `rcpt:.DOMAIN`, `client:IP`, `client:CIDR`, `*`. Levels: none, may, encrypt, verify.
- * Attributes: protocols=, ciphers=, min_bits=, match=, action=.
+ * `rcpt:.DOMAIN`, `client:IP`, `client:CIDR`, `*`. Levels: none, may, encrypt, verify, and
+ * for rcpt: rules only dane and dane-only (RFC 7672, see dane.h).
+ * Attributes: protocols=, ciphers=, min_bits=, match=, action= (dane levels: action= only,
+ * one of defer, tag, quarantine, monitor; a failing dane rule defers by default).
  *
  * Sender-side rules (client:, from:, *) are evaluated once per message at MAIL FROM; the
  * first matching one in file order applies. rcpt: rules are evaluated per recipient; the
  * first matching rcpt: rule applies to that recipient.
+ *
+ * DANE in two steps: when the matching rcpt: rule is dane or dane-only and the facts carry
+ * no DNS facts (facts->dane NULL), policy_eval_rcpt() answers needs_dane = 1 and refuses
+ * nothing; the caller looks the domain up (the core does no DNS) and evaluates again with
+ * facts->dane set.
  *
  * Ownership: policy_parse() returns a policy the caller frees with policy_free(). A
  * decision borrows nothing from the facts; it may point at a rule of the policy it came
@@ -26,6 +33,8 @@
  * policy_diag, each message naming file and line; policy_parse() returns NULL if there was
  * at least one error. Out of memory aborts (see xalloc.h).
  */
+
+#include "dane.h"
 
 #include <stddef.h>
 
@@ -40,7 +49,9 @@ typedef enum policy_level {
     POLICY_LEVEL_NONE = 0, /* nothing checked */
     POLICY_LEVEL_MAY,      /* TLS optional; floors only flagged (action monitor) */
     POLICY_LEVEL_ENCRYPT,  /* TLS required; floors enforced */
-    POLICY_LEVEL_VERIFY    /* encrypt + a trusted client certificate (+ match=) */
+    POLICY_LEVEL_VERIFY,   /* encrypt + a trusted client certificate (+ match=) */
+    POLICY_LEVEL_DANE,     /* rcpt: only; DNSSEC errors defer, DANE recorded (opportunistic) */
+    POLICY_LEVEL_DANE_ONLY /* rcpt: only; as dane, and defer unless a DANE host exists */
 } policy_level;
 
 typedef enum policy_action {
@@ -80,6 +91,7 @@ typedef struct policy_facts {
     const char *cert_subject;     /* client certificate subject CN */
     const char *cert_issuer;      /* client certificate issuer CN */
     int cert_verified;            /* 1 if the MTA trusted the client certificate */
+    const dane_facts *dane;       /* DNS facts of the recipient domain; NULL = not looked up */
 } policy_facts;
 
 /* Settings from the configuration that shape a decision. */
@@ -99,6 +111,8 @@ typedef struct policy_decision {
     int code;                               /* 4xx/5xx for defer/reject, else 0 */
     char xcode[16];                         /* enhanced status code, e.g. "5.7.0", else "" */
     char reply[POLICY_REPLY_MAX];           /* reply text after the codes; printable ASCII */
+    int needs_dane;                         /* 1: dane rule matched, facts->dane was NULL */
+    char dane[DANE_SUMMARY_MAX];            /* dane_decision.summary when DNS facts were used */
 } policy_decision;
 
 /* Diagnostics collected by policy_parse(): "FILE:LINE: error: ..." / "FILE:LINE: warning: ...". */
@@ -135,7 +149,12 @@ unsigned policy_rule_line(const policy_rule *r);
 void policy_eval_sender(const policy *p, const policy_opts *opts, const policy_facts *facts,
                         policy_decision *out);
 
-/* Evaluates the rcpt: rules for one recipient domain (normalised, see policy_addr_domain). */
+/* Evaluates the rcpt: rules for one recipient domain (normalised, see policy_addr_domain).
+ * A dane/dane-only rule without facts->dane gives needs_dane = 1 (verdict none, action
+ * accept, no reply). With facts->dane (see dane_decide): pass or, on failure, 451 4.7.5
+ * (DNS errors, dane-only not met; action defer unless the rule says tag, quarantine or
+ * monitor) or 556 5.1.10 for a null MX (action reject, same exceptions); mode=monitor gives
+ * action monitor. decision.dane records the summary. */
 void policy_eval_rcpt(const policy *p, const policy_opts *opts, const policy_facts *facts,
                       const char *rcpt_domain, policy_decision *out);
 

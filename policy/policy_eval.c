@@ -133,8 +133,56 @@ static void set_reply(policy_decision *out, fail_kind kind, const char *subject)
              out->rule_text, out->reason);
 }
 
+/* A failing dane rule: `refusal` (defer, or reject for a null MX) unless the rule or the mode
+ * asks only to mark or record. Never default_action: see parse_action. */
+static policy_action dane_action(const policy_rule *r, const policy_opts *opts, policy_action refusal)
+{
+    if (opts && opts->monitor)
+        return POLICY_ACTION_MONITOR;
+    if (r->action == POLICY_ACTION_TAG || r->action == POLICY_ACTION_QUARANTINE ||
+        r->action == POLICY_ACTION_MONITOR)
+        return r->action;
+    return refusal;
+}
+
+/* The dane and dane-only levels: the verdict comes from the DNS facts alone. */
+static void decide_dane(const policy_rule *r, const policy_opts *opts, const policy_facts *f,
+                        const char *domain, policy_decision *out)
+{
+    dane_decision dd;
+    int no_dest;
+
+    if (!f->dane) {
+        out->needs_dane = 1;
+        return;
+    }
+    dane_decide(f->dane, r->level == POLICY_LEVEL_DANE_ONLY, &dd);
+    snprintf(out->dane, sizeof(out->dane), "%s", dd.summary);
+    if (dd.pass) {
+        out->verdict = POLICY_VERDICT_PASS;
+        return;
+    }
+    no_dest = dd.result == DANE_RESULT_NO_DEST;
+    out->verdict = POLICY_VERDICT_FAIL;
+    snprintf(out->reason, sizeof(out->reason), "%s", dd.reason);
+    out->action = dane_action(r, opts, no_dest ? POLICY_ACTION_REJECT : POLICY_ACTION_DEFER);
+    if (no_dest && out->action == POLICY_ACTION_REJECT) {
+        out->code = 556;
+        snprintf(out->xcode, sizeof(out->xcode), "5.1.10");
+        snprintf(out->reply, sizeof(out->reply), "no mail exchanger for %s (rule %s): %s", domain,
+                 out->rule_text, out->reason);
+    } else if (!no_dest && out->action == POLICY_ACTION_DEFER) {
+        out->code = 451;
+        snprintf(out->xcode, sizeof(out->xcode), "4.7.5");
+        snprintf(out->reply, sizeof(out->reply), "%s for mail to %s (rule %s): %s",
+                 r->level == POLICY_LEVEL_DANE_ONLY ? "DANE required" : "DNSSEC-valid DNS required",
+                 domain, out->rule_text, out->reason);
+    }
+}
+
+/* `domain` is the recipient domain for rcpt: rules, NULL on the sender side. */
 static void decide(const policy_rule *r, const policy_opts *opts, const policy_facts *f,
-                   const char *subject, policy_decision *out)
+                   const char *subject, const char *domain, policy_decision *out)
 {
     fail_kind kind = FAIL_NONE;
 
@@ -149,6 +197,11 @@ static void decide(const policy_rule *r, const policy_opts *opts, const policy_f
     out->level = r->level;
     if (r->level == POLICY_LEVEL_NONE)
         return;
+    if (r->level == POLICY_LEVEL_DANE || r->level == POLICY_LEVEL_DANE_ONLY) {
+        /* The parser allows these levels on rcpt: rules only, so domain is known. */
+        decide_dane(r, opts, f, domain ? domain : "", out);
+        return;
+    }
 
     if (!f->tls_version || !*f->tls_version) {
         if (r->level == POLICY_LEVEL_MAY) {
@@ -194,7 +247,7 @@ void policy_eval_sender(const policy *p, const policy_opts *opts, const policy_f
     } else {
         snprintf(subject, sizeof(subject), "all mail");
     }
-    decide(r, opts, f, subject, out);
+    decide(r, opts, f, subject, NULL, out);
 }
 
 void policy_eval_rcpt(const policy *p, const policy_opts *opts, const policy_facts *facts,
@@ -209,11 +262,12 @@ void policy_eval_rcpt(const policy *p, const policy_opts *opts, const policy_fac
         return;
     r = policy_match(p, 1, rcpt_domain, NULL);
     subject[0] = '\0';
+    dom[0] = '\0';
     if (r) {
         policy_domain_normalize(rcpt_domain, dom, sizeof(dom));
         snprintf(subject, sizeof(subject), "mail to %s", dom);
     }
-    decide(r, opts, f, subject, out);
+    decide(r, opts, f, subject, dom, out);
 }
 
 policy_verdict policy_verdict_combine(policy_verdict a, policy_verdict b)

@@ -36,8 +36,43 @@ static const char *const policy_texts[] = {
     "* may\nfrom:bank.example encrypt\n",
     /* 2: the built-in policy has no rules (parsed from empty text) */
     "",
+    /* 3: the dane levels, with every action they accept */
+    "rcpt:dane.example dane\n"
+    "rcpt:only.example dane-only\n"
+    "rcpt:tag.example dane action=tag\n"
+    "rcpt:qa.example dane-only action=quarantine\n"
+    "rcpt:mon.example dane action=monitor\n"
+    "rcpt:def.example dane-only action=defer\n"
+    "rcpt:enc.example encrypt\n"
+    "* may\n",
 };
 #define NPOLICIES (sizeof(policy_texts) / sizeof(policy_texts[0]))
+
+/* ---- DNS facts for the dane rows (the decision table itself is in test_dane.c) ---------- */
+
+#define LK_SECURE {DANE_LOOKUP_DATA, 1, ""}
+#define ONE_HOST(dom, lk, rrs)                                                               \
+    .nhosts = 1, .hosts = {{.name = "mx." dom, .preference = 10, .addr = LK_SECURE,           \
+                            .tlsa_base = "mx." dom, .tlsa = lk, rrs}}
+#define RR_311 .ntlsa = 1, .tlsa_rr = {{3, 1, 1, 32, {0}, 0}}
+#define F_DANE(dom) {.domain = dom, .mx = LK_SECURE, ONE_HOST(dom, LK_SECURE, RR_311)}
+#define LK_NODATA {DANE_LOOKUP_NODATA, 1, ""}
+#define LK_SERVFAIL {DANE_LOOKUP_FAIL, 0, "SERVFAIL"}
+#define F_NOTLSA(dom) {.domain = dom, .mx = LK_SECURE, ONE_HOST(dom, LK_NODATA, .ntlsa = 0)}
+#define F_TLSA_FAIL(dom) {.domain = dom, .mx = LK_SECURE, ONE_HOST(dom, LK_SERVFAIL, .ntlsa = 0)}
+#define F_INSECURE(dom) {.domain = dom, .mx = {DANE_LOOKUP_DATA, 0, ""}}
+#define F_BOGUS(dom) {.domain = dom, .mx = {DANE_LOOKUP_BOGUS, 0, "signature expired"}}
+#define F_NULL(dom) {.domain = dom, .mx = LK_SECURE, .null_mx = 1}
+
+static const dane_facts dane_dane = F_DANE("dane.example"), dane_notlsa = F_NOTLSA("dane.example"),
+                        dane_insecure = F_INSECURE("dane.example"), dane_bogus = F_BOGUS("dane.example"),
+                        dane_tlsa_fail = F_TLSA_FAIL("dane.example"), dane_null = F_NULL("dane.example"),
+                        only_dane = F_DANE("only.example"), only_notlsa = F_NOTLSA("only.example"),
+                        only_insecure = F_INSECURE("only.example"), only_null = F_NULL("only.example"),
+                        only_tlsa_fail = F_TLSA_FAIL("only.example"), tag_bogus = F_BOGUS("tag.example"),
+                        tag_null = F_NULL("tag.example"), qa_insecure = F_INSECURE("qa.example"),
+                        mon_bogus = F_BOGUS("mon.example"), def_null = F_NULL("def.example"),
+                        def_insecure = F_INSECURE("def.example"), enc_dane = F_DANE("enc.example");
 
 /* ---- rows ---------------------------------------------------------------------------- */
 
@@ -58,6 +93,13 @@ typedef struct erow {
     const char *reason;
 } erow;
 
+/* A row for the dane levels: what the decision records beyond an erow. */
+typedef struct drow {
+    erow e;
+    int needs_dane;
+    const char *dane; /* the summary recorded */
+} drow;
+
 #define SENDER(from, client) .mail_from_domain = (from), .client_addr = (client)
 #define NOTLS .tls_version = NULL, .cipher_bits = -1
 #define TLS(v, c, b) .tls_version = (v), .cipher = (c), .cipher_bits = (b)
@@ -71,6 +113,8 @@ typedef struct erow {
 #define L_MAY POLICY_LEVEL_MAY
 #define L_ENC POLICY_LEVEL_ENCRYPT
 #define L_VER POLICY_LEVEL_VERIFY
+#define L_DANE POLICY_LEVEL_DANE
+#define L_DONLY POLICY_LEVEL_DANE_ONLY
 #define V_NONE POLICY_VERDICT_NONE
 #define V_PASS POLICY_VERDICT_PASS
 #define V_FAIL POLICY_VERDICT_FAIL
@@ -352,6 +396,105 @@ static const erow rows[] = {
     {"no rules: rcpt", 2, 1, "bank.example", {NOTLS}, REJECT, OK("", L_NONE, V_NONE)},
 };
 
+/* The dane levels: first without DNS facts (the caller must look up), then with them. */
+static const drow dane_rows[] = {
+    {{"dane: no DNS facts yet", 3, 1, "dane.example", {NOTLS}, REJECT, OK("rcpt:dane.example", L_DANE, V_NONE)},
+     1, NULL},
+    {{"dane-only: no DNS facts yet", 3, 1, "only.example", {TLS("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256)},
+      MONITOR, OK("rcpt:only.example", L_DONLY, V_NONE)},
+     1, NULL},
+    {{"dane: secure with 3 1 1", 3, 1, "dane.example", {NOTLS, .dane = &dane_dane}, DEFER,
+      OK("rcpt:dane.example", L_DANE, V_PASS)},
+     0, "mx=secure hosts=mx.dane.example:dane"},
+    {{"dane: secure, no TLSA", 3, 1, "dane.example", {NOTLS, .dane = &dane_notlsa}, DEFER,
+      OK("rcpt:dane.example", L_DANE, V_PASS)},
+     0, "mx=secure hosts=mx.dane.example:no-tlsa"},
+    {{"dane: insecure MX", 3, 1, "dane.example", {NOTLS, .dane = &dane_insecure}, DEFER,
+      OK("rcpt:dane.example", L_DANE, V_PASS)},
+     0, "mx=insecure"},
+    {{"dane: MX bogus defers, default_action reject notwithstanding", 3, 1, "DANE.Example.",
+      {NOTLS, .dane = &dane_bogus}, REJECT, "rcpt:dane.example", L_DANE, V_FAIL, A_DEF, 451, "4.7.5",
+      "DNSSEC-valid DNS required for mail to dane.example (rule rcpt:dane.example): MX lookup for dane.example: "
+      "DNSSEC bogus (signature expired)",
+      "MX lookup for dane.example: DNSSEC bogus (signature expired)"},
+     0, "mx=bogus"},
+    {{"dane: TLSA SERVFAIL defers", 3, 1, "dane.example", {NOTLS, .dane = &dane_tlsa_fail}, DEFER,
+      "rcpt:dane.example", L_DANE, V_FAIL, A_DEF, 451, "4.7.5",
+      "DNSSEC-valid DNS required for mail to dane.example (rule rcpt:dane.example): TLSA lookup "
+      "_25._tcp.mx.dane.example: SERVFAIL",
+      "TLSA lookup _25._tcp.mx.dane.example: SERVFAIL"},
+     0, "mx=secure hosts=mx.dane.example:tlsa-error"},
+    {{"dane: null MX rejects", 3, 1, "dane.example", {NOTLS, .dane = &dane_null}, DEFER, "rcpt:dane.example",
+      L_DANE, V_FAIL, A_REJ, 556, "5.1.10", "no mail exchanger for dane.example (rule rcpt:dane.example): null MX",
+      "null MX"},
+     0, "mx=null"},
+    {{"dane-only: secure with 3 1 1", 3, 1, "only.example", {NOTLS, .dane = &only_dane}, REJECT,
+      OK("rcpt:only.example", L_DONLY, V_PASS)},
+     0, "mx=secure hosts=mx.only.example:dane"},
+    {{"dane-only: insecure MX defers", 3, 1, "only.example", {NOTLS, .dane = &only_insecure}, REJECT,
+      "rcpt:only.example", L_DONLY, V_FAIL, A_DEF, 451, "4.7.5",
+      "DANE required for mail to only.example (rule rcpt:only.example): MX RRset of only.example is not "
+      "DNSSEC-signed",
+      "MX RRset of only.example is not DNSSEC-signed"},
+     0, "mx=insecure"},
+    {{"dane-only: no TLSA defers", 3, 1, "only.example", {NOTLS, .dane = &only_notlsa}, DEFER, "rcpt:only.example",
+      L_DONLY, V_FAIL, A_DEF, 451, "4.7.5",
+      "DANE required for mail to only.example (rule rcpt:only.example): no MX host of only.example has usable "
+      "TLSA records (mx.only.example: no TLSA records)",
+      "no MX host of only.example has usable TLSA records (mx.only.example: no TLSA records)"},
+     0, "mx=secure hosts=mx.only.example:no-tlsa"},
+    {{"dane-only: TLSA SERVFAIL defers", 3, 1, "only.example", {NOTLS, .dane = &only_tlsa_fail}, DEFER,
+      "rcpt:only.example", L_DONLY, V_FAIL, A_DEF, 451, "4.7.5",
+      "DANE required for mail to only.example (rule rcpt:only.example): TLSA lookup _25._tcp.mx.only.example: "
+      "SERVFAIL",
+      "TLSA lookup _25._tcp.mx.only.example: SERVFAIL"},
+     0, "mx=secure hosts=mx.only.example:tlsa-error"},
+    {{"dane-only: null MX rejects", 3, 1, "only.example", {NOTLS, .dane = &only_null}, DEFER, "rcpt:only.example",
+      L_DONLY, V_FAIL, A_REJ, 556, "5.1.10", "no mail exchanger for only.example (rule rcpt:only.example): null MX",
+      "null MX"},
+     0, "mx=null"},
+
+    /* modes and actions */
+    {{"dane: monitor mode", 3, 1, "dane.example", {NOTLS, .dane = &dane_bogus}, MONITOR, "rcpt:dane.example",
+      L_DANE, V_FAIL, A_MON, 0, "", "", "MX lookup for dane.example: DNSSEC bogus (signature expired)"},
+     0, "mx=bogus"},
+    {{"dane-only: monitor mode, null MX", 3, 1, "only.example", {NOTLS, .dane = &only_null}, MONITOR,
+      "rcpt:only.example", L_DONLY, V_FAIL, A_MON, 0, "", "", "null MX"},
+     0, "mx=null"},
+    {{"dane action=tag: bogus", 3, 1, "tag.example", {NOTLS, .dane = &tag_bogus}, DEFER, "rcpt:tag.example", L_DANE,
+      V_FAIL, A_TAG, 0, "", "", "MX lookup for tag.example: DNSSEC bogus (signature expired)"},
+     0, "mx=bogus"},
+    {{"dane action=tag: null MX", 3, 1, "tag.example", {NOTLS, .dane = &tag_null}, DEFER, "rcpt:tag.example",
+      L_DANE, V_FAIL, A_TAG, 0, "", "", "null MX"},
+     0, "mx=null"},
+    {{"dane-only action=quarantine: insecure", 3, 1, "qa.example", {NOTLS, .dane = &qa_insecure}, DEFER,
+      "rcpt:qa.example", L_DONLY, V_FAIL, A_QUA, 0, "", "", "MX RRset of qa.example is not DNSSEC-signed"},
+     0, "mx=insecure"},
+    {{"dane action=monitor: bogus", 3, 1, "mon.example", {NOTLS, .dane = &mon_bogus}, REJECT, "rcpt:mon.example",
+      L_DANE, V_FAIL, A_MON, 0, "", "", "MX lookup for mon.example: DNSSEC bogus (signature expired)"},
+     0, "mx=bogus"},
+    {{"dane-only action=defer: null MX still rejects", 3, 1, "def.example", {NOTLS, .dane = &def_null}, DEFER,
+      "rcpt:def.example", L_DONLY, V_FAIL, A_REJ, 556, "5.1.10",
+      "no mail exchanger for def.example (rule rcpt:def.example): null MX", "null MX"},
+     0, "mx=null"},
+    {{"dane-only action=defer: insecure defers", 3, 1, "def.example", {NOTLS, .dane = &def_insecure}, REJECT,
+      "rcpt:def.example", L_DONLY, V_FAIL, A_DEF, 451, "4.7.5",
+      "DANE required for mail to def.example (rule rcpt:def.example): MX RRset of def.example is not DNSSEC-signed",
+      "MX RRset of def.example is not DNSSEC-signed"},
+     0, "mx=insecure"},
+
+    /* DNS facts change nothing elsewhere */
+    {{"DNS facts do not touch an encrypt rule", 3, 1, "enc.example", {NOTLS, .dane = &enc_dane}, DEFER,
+      "rcpt:enc.example", L_ENC, V_FAIL, A_DEF, 451, "4.7.0",
+      "TLS required for mail to enc.example (rule rcpt:enc.example): session was not encrypted",
+      "session was not encrypted"},
+     0, NULL},
+    {{"DNS facts do not touch the sender side", 3, 0, NULL,
+      {SENDER("dane.example", "192.0.2.1"), NOTLS, .dane = &dane_bogus}, REJECT, OK("*", L_MAY, V_PASS)},
+     0, NULL},
+    {{"no rcpt rule: no lookup asked", 3, 1, "other.example", {NOTLS}, DEFER, OK("", L_NONE, V_NONE)}, 0, NULL},
+};
+
 /* ---- runners ------------------------------------------------------------------------- */
 
 static int printable(const char *s)
@@ -377,19 +520,26 @@ static void check_decision(const char *row, const policy_decision *d, const erow
     unit_int(row, "reason printable", printable(d->reason), 1);
 }
 
+static void run_row(policy **pols, const erow *r, int needs_dane, const char *dane)
+{
+    policy_decision d;
+
+    memset(&d, 0x5a, sizeof(d)); /* garbage in: every field must be written */
+    if (r->rcpt)
+        policy_eval_rcpt(pols[r->policy], &r->opts, &r->facts, r->rcpt_domain, &d);
+    else
+        policy_eval_sender(pols[r->policy], &r->opts, &r->facts, &d);
+    check_decision(r->name, &d, r);
+    unit_int(r->name, "needs_dane", d.needs_dane, needs_dane);
+    unit_str(r->name, "dane", d.dane, dane ? dane : "");
+}
+
 static void run_rows(policy **pols)
 {
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        const erow *r = &rows[i];
-        policy_decision d;
-
-        memset(&d, 0x5a, sizeof(d)); /* garbage in: every field must be written */
-        if (r->rcpt)
-            policy_eval_rcpt(pols[r->policy], &r->opts, &r->facts, r->rcpt_domain, &d);
-        else
-            policy_eval_sender(pols[r->policy], &r->opts, &r->facts, &d);
-        check_decision(r->name, &d, r);
-    }
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        run_row(pols, &rows[i], 0, NULL);
+    for (size_t i = 0; i < sizeof(dane_rows) / sizeof(dane_rows[0]); i++)
+        run_row(pols, &dane_rows[i].e, dane_rows[i].needs_dane, dane_rows[i].dane);
 }
 
 /* NULL facts and opts, and facts far larger than any buffer. */
@@ -536,6 +686,8 @@ static void test_names_and_combine(void)
     unit_str("levels", "may", policy_level_name(L_MAY), "may");
     unit_str("levels", "encrypt", policy_level_name(L_ENC), "encrypt");
     unit_str("levels", "verify", policy_level_name(L_VER), "verify");
+    unit_str("levels", "dane", policy_level_name(L_DANE), "dane");
+    unit_str("levels", "dane-only", policy_level_name(L_DONLY), "dane-only");
     unit_str("verdicts", "pass", policy_verdict_name(V_PASS), "pass");
     unit_str("verdicts", "fail", policy_verdict_name(V_FAIL), "fail");
     unit_str("verdicts", "none", policy_verdict_name(V_NONE), "none");

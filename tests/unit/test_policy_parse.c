@@ -104,7 +104,7 @@ static const row rows[] = {
 
     /* levels */
     {"unknown level", "from:x.example sometimes\n", 0,
-     {"p.conf:1: error: unknown level 'sometimes' (expected none, may, encrypt or verify)"}, {NULL}},
+     {"p.conf:1: error: unknown level 'sometimes' (expected none, may, encrypt, verify, dane or dane-only)"}, {NULL}},
     {"missing level", "from:x.example\n", 0, {"p.conf:1: error: missing level after selector 'from:x.example'"},
      {NULL}},
 
@@ -156,6 +156,50 @@ static const row rows[] = {
       "p.conf:2: error: unknown action 'bounce' (expected reject, defer, tag, quarantine or monitor)"},
      {NULL}},
 
+    /* dane levels */
+    {"dane levels on rcpt: rules",
+     "rcpt:x.example dane\nrcpt:.y.example DANE-ONLY\nrcpt:z.example dane action=tag\n"
+     "rcpt:q.example dane-only action=quarantine\nrcpt:m.example dane action=monitor\n"
+     "rcpt:d.example dane-only action=defer\n",
+     0,
+     {NULL},
+     {"line 1: rcpt:x.example dane action=defer", "line 2: rcpt:.y.example dane-only action=defer",
+      "line 3: rcpt:z.example dane action=tag", "line 4: rcpt:q.example dane-only action=quarantine",
+      "line 5: rcpt:m.example dane action=monitor", "line 6: rcpt:d.example dane-only action=defer"}},
+    {"dane levels on sender-side selectors",
+     "from:x.example dane\nclient:10.0.0.0/8 dane-only\n* dane\n", 0,
+     {"p.conf:1: error: level dane is only valid for rcpt: rules",
+      "p.conf:2: error: level dane-only is only valid for rcpt: rules",
+      "p.conf:3: error: level dane is only valid for rcpt: rules"},
+     {NULL}},
+    {"dane: bad selector reported once", "from:a..b dane\n", 0,
+     {"p.conf:1: error: bad domain in selector 'from:a..b'"}, {NULL}},
+    {"dane: action=reject", "rcpt:x.example dane action=reject\nrcpt:y.example dane-only action=REJECT\n", 0,
+     {"p.conf:1: error: action=reject is not valid for level dane: DNS failures are temporary (expected defer, "
+      "tag, quarantine or monitor)",
+      "p.conf:2: error: action=reject is not valid for level dane-only: DNS failures are temporary (expected "
+      "defer, tag, quarantine or monitor)"},
+     {NULL}},
+    {"dane: unknown action", "rcpt:x.example dane action=bounce\nrcpt:y.example dane action=accept\n", 0,
+     {"p.conf:1: error: unknown action 'bounce' (expected defer, tag, quarantine or monitor)",
+      "p.conf:2: error: unknown action 'accept' (expected defer, tag, quarantine or monitor)"},
+     {NULL}},
+    {"dane: floors and match= not valid",
+     "rcpt:x.example dane protocols=>=TLSv1.2\nrcpt:y.example dane-only min_bits=128\n"
+     "rcpt:z.example dane match=mx.z.example\nrcpt:w.example dane-only ciphers=HIGH\n",
+     0,
+     {"p.conf:1: error: attribute protocols= is not valid for level dane",
+      "p.conf:2: error: attribute min_bits= is not valid for level dane-only",
+      "p.conf:3: error: attribute match= is not valid for level dane",
+      "p.conf:4: error: attribute ciphers= is not valid for level dane-only"},
+     {NULL}},
+    {"dane: duplicate selector with another level", "rcpt:x.example encrypt\nrcpt:x.example dane\n", 0,
+     {"p.conf:2: error: duplicate selector rcpt:x.example (first at line 1)"}, {NULL}},
+    {"dane-ish level names", "rcpt:x.example dane_only\nrcpt:y.example daneonly\n", 0,
+     {"p.conf:1: error: unknown level 'dane_only' (expected none, may, encrypt, verify, dane or dane-only)",
+      "p.conf:2: error: unknown level 'daneonly' (expected none, may, encrypt, verify, dane or dane-only)"},
+     {NULL}},
+
     /* lines */
     {"NUL byte", "from:x.example may\0junk\nfrom:y.example may\n",
      sizeof("from:x.example may\0junk\nfrom:y.example may\n") - 1, {"p.conf:1: error: NUL byte in line"},
@@ -170,7 +214,7 @@ static const row rows[] = {
     /* every error reported, not only the first */
     {"several errors on one line", "from:a..b bogus foo=1\n", 0,
      {"p.conf:1: error: bad domain in selector 'from:a..b'",
-      "p.conf:1: error: unknown level 'bogus' (expected none, may, encrypt or verify)",
+      "p.conf:1: error: unknown level 'bogus' (expected none, may, encrypt, verify, dane or dane-only)",
       "p.conf:1: error: unknown attribute 'foo'"},
      {NULL}},
     {"errors on several lines with good rules between",

@@ -15,8 +15,12 @@
 /* Core. */
 #include "policy.h"
 
+#include "xalloc.h"
+
 /* Daemon. */
 #include "config.h"
+#include "dane_lookup.h"
+#include "resolver.h"
 
 static void print_line(void *arg, const char *line)
 {
@@ -74,6 +78,8 @@ static void print_decision(const char *what, const policy_decision *d)
            policy_action_name(d->action));
     if (d->reason[0])
         printf(" reason=\"%s\"", d->reason);
+    if (d->dane[0])
+        printf(" dane=\"%s\"", d->dane);
     if (d->code)
         printf(" reply=\"%d %s %s\"", d->code, d->xcode, d->reply);
     printf("\n");
@@ -90,6 +96,30 @@ static void add_rule(char *rules, size_t size, const policy_decision *d)
 
     if (d->rule_text[0] && !strstr(rules, d->rule_text))
         snprintf(rules + len, size - len, "%s%s", len ? "," : "", d->rule_text);
+}
+
+/* The same DNS facts the daemon would use, from the live resolver configured in FILE. */
+static void explain_dane(const tlsg_config *cfg, const policy *pol, const policy_opts *opts,
+                         policy_facts *f, const char *domain, policy_decision *d)
+{
+    static int tried;
+    resolver_config rc = {
+        .trust_anchor = cfg->dns_trust_anchor,
+        .forwarder = cfg->dns_forwarder,
+        .unbound_conf = cfg->dns_unbound_conf,
+        .cache_max = cfg->dns_cache_max,
+    };
+    dane_facts *df;
+    char err[600];
+
+    if (!tried++ && resolver_init(&rc, err, sizeof err) != 0)
+        fprintf(stderr, "tlsguard explain: %s\n", err);
+    df = xmalloc(sizeof *df);
+    dane_lookup_domain(domain, 25, cfg->dns_timeout * 1000, df);
+    f->dane = df;
+    policy_eval_rcpt(pol, opts, f, domain, d);
+    f->dane = NULL;
+    free(df);
 }
 
 enum { OPT_FROM = 256, OPT_RCPT, OPT_CLIENT, OPT_TLSV, OPT_CIPHER, OPT_BITS, OPT_SUBJ,
@@ -173,6 +203,8 @@ int cli_explain(int argc, char **argv)
         if (policy_addr_normalize(rcpts[i], addr, sizeof addr) != 0)
             policy_sanitize(rcpts[i], addr, sizeof addr);
         policy_eval_rcpt(s->pol, &s->opts, &f, domain, &d);
+        if (d.needs_dane)
+            explain_dane(&s->cfg, s->pol, &s->opts, &f, domain, &d);
         snprintf(what, sizeof what, "rcpt <%s>", addr);
         print_decision(what, &d);
         if (!refuses(&d)) {
@@ -191,6 +223,7 @@ int cli_explain(int argc, char **argv)
             printf("header: X-TLS-Policy: %s\n", value);
     }
     snapshot_release(s);
+    resolver_shutdown();
     return 0;
 usage:
     fprintf(stderr, "usage: tlsguard explain [-c FILE] --from ADDR --rcpt ADDR [--rcpt ADDR...]\n"

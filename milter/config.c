@@ -2,6 +2,7 @@
 #include "config.h"
 
 /* System. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -172,6 +173,46 @@ static int set_drain_timeout(tlsg_config *c, const char *v, const char **why)
     return set_number(&c->drain_timeout, v, 0, 3600, why);
 }
 
+static int set_dns_trust_anchor(tlsg_config *c, const char *v, const char **why)
+{
+    return set_path(&c->dns_trust_anchor, v, why);
+}
+
+static int set_dns_unbound_conf(tlsg_config *c, const char *v, const char **why)
+{
+    return set_path(&c->dns_unbound_conf, v, why);
+}
+
+static int set_dns_forwarder(tlsg_config *c, const char *v, const char **why)
+{
+    const char *at = strchr(v, '@');
+    char addr[64];
+    unsigned char buf[16];
+    long port = 53;
+
+    if (strlen(v) >= sizeof addr) {
+        *why = "too long";
+        return -1;
+    }
+    snprintf(addr, sizeof addr, "%.*s", at ? (int)(at - v) : (int)strlen(v), v);
+    if ((inet_pton(AF_INET, addr, buf) != 1 && inet_pton(AF_INET6, addr, buf) != 1) ||
+        (at && set_number(&port, at + 1, 1, 65535, why) != 0)) {
+        *why = "expected an IP address, optionally @PORT";
+        return -1;
+    }
+    return set_str(&c->dns_forwarder, v);
+}
+
+static int set_dns_timeout(tlsg_config *c, const char *v, const char **why)
+{
+    return set_number(&c->dns_timeout, v, 1, 25, why);
+}
+
+static int set_dns_cache_max(tlsg_config *c, const char *v, const char **why)
+{
+    return set_number(&c->dns_cache_max, v, 100, 10000000, why);
+}
+
 static const struct option {
     const char *name;
     setter set;
@@ -189,6 +230,11 @@ static const struct option {
     {"on_db_error", set_on_db_error, "accept | tempfail"},
     {"db_queue_max", set_db_queue_max, "100..10000000"},
     {"drain_timeout", set_drain_timeout, "0..3600 seconds"},
+    {"dns_trust_anchor", set_dns_trust_anchor, "absolute path"},
+    {"dns_forwarder", set_dns_forwarder, "ADDR[@PORT]"},
+    {"dns_unbound_conf", set_dns_unbound_conf, "absolute path"},
+    {"dns_timeout", set_dns_timeout, "1..25 seconds"},
+    {"dns_cache_max", set_dns_cache_max, "100..10000000"},
 };
 
 static void config_defaults(tlsg_config *c)
@@ -202,6 +248,9 @@ static void config_defaults(tlsg_config *c)
     c->on_db_error = ON_DB_ERROR_ACCEPT;
     c->db_queue_max = 100000;
     c->drain_timeout = 30;
+    c->dns_trust_anchor = xstrdup(TLSG_DEFAULT_TRUST_ANCHOR);
+    c->dns_timeout = 10;
+    c->dns_cache_max = 100000;
 }
 
 void config_clear(tlsg_config *c)
@@ -211,6 +260,9 @@ void config_clear(tlsg_config *c)
     free(c->database);
     free(c->policy_path);
     free(c->user);
+    free(c->dns_trust_anchor);
+    free(c->dns_forwarder);
+    free(c->dns_unbound_conf);
     memset(c, 0, sizeof *c);
 }
 
@@ -325,6 +377,11 @@ void config_print(const tlsg_config *c, void (*emit)(void *, const char *), void
     EMIT("on_db_error = %s", c->on_db_error == ON_DB_ERROR_TEMPFAIL ? "tempfail" : "accept");
     EMIT("db_queue_max = %ld", c->db_queue_max);
     EMIT("drain_timeout = %ld", c->drain_timeout);
+    EMIT("dns_trust_anchor = %s", c->dns_trust_anchor ? c->dns_trust_anchor : "(none)");
+    EMIT("dns_forwarder = %s", c->dns_forwarder ? c->dns_forwarder : "(none: full recursion)");
+    EMIT("dns_unbound_conf = %s", c->dns_unbound_conf ? c->dns_unbound_conf : "(none)");
+    EMIT("dns_timeout = %ld", c->dns_timeout);
+    EMIT("dns_cache_max = %ld", c->dns_cache_max);
 #undef EMIT
 }
 

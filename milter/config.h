@@ -34,10 +34,16 @@ typedef struct tlsg_config {
     enum on_db_error on_db_error;
     long db_queue_max;
     long drain_timeout;
+    char *dns_trust_anchor;  /* NULL: no anchor (no DNSSEC validation) */
+    char *dns_forwarder;     /* NULL: full recursion from the root hints */
+    char *dns_unbound_conf;  /* NULL: none */
+    long dns_timeout;        /* seconds, for all the lookups of one recipient domain */
+    long dns_cache_max;
 } tlsg_config;
 
 #define TLSG_DEFAULT_SOCKET "inet:8895@127.0.0.1"
 #define TLSG_DEFAULT_DATABASE "/var/lib/tlsguard/tlsguard.db"
+#define TLSG_DEFAULT_TRUST_ANCHOR "/usr/share/dns/root.key" /* Debian's dns-root-data */
 
 /* Loads `path` (NULL: defaults only). Returns 0, or -1 with errors added to diag. On
  * success the caller frees the strings with config_clear(). */

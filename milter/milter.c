@@ -17,6 +17,7 @@
 
 /* Daemon. */
 #include "config.h"
+#include "dane_lookup.h"
 #include "log.h"
 #include "recorder.h"
 
@@ -101,6 +102,18 @@ static int macro(SMFICTX *ctx, const char *name, char *buf, size_t size)
 
     policy_sanitize(v, buf, size);
     return buf[0] != '\0';
+}
+
+/* An envelope address as recorded and logged: normalised where it parses, and printable
+ * ASCII in any case (8-bit local parts included). */
+static void store_addr(const char *arg, char *out, size_t size)
+{
+    char norm[POLICY_ADDR_MAX];
+
+    if (policy_addr_normalize(arg, norm, sizeof norm) != 0)
+        policy_sanitize(arg, out, size);
+    else
+        policy_sanitize(norm, out, size);
 }
 
 static char *dup_or_null(const char *s)
@@ -240,14 +253,15 @@ static void log_decision(const conn *c, const char *what, const char *addr,
 
     log_msg(d->verdict == POLICY_VERDICT_FAIL ? LOG_NOTICE : LOG_INFO,
             "%s: %s %s=<%s> client=%s tls=%s cipher=%s bits=%d rule=%s level=%s verdict=%s "
-            "action=%s%s%s%s",
+            "action=%s%s%s%s%s%s%s",
             m->queue_id[0] ? m->queue_id : "NOQUEUE", what, what[0] == 's' ? "from" : "to",
             addr, c->client_addr[0] ? c->client_addr : "unknown",
             c->has_tls ? c->tls_version : "none", c->has_tls && c->cipher[0] ? c->cipher : "-",
             c->has_tls ? c->cipher_bits : 0, d->rule_text[0] ? d->rule_text : "-",
             policy_level_name(d->level), policy_verdict_name(d->verdict),
             policy_action_name(d->action), d->reason[0] ? " reason=\"" : "", d->reason,
-            d->reason[0] ? "\"" : "");
+            d->reason[0] ? "\"" : "", d->dane[0] ? " dane=\"" : "", d->dane,
+            d->dane[0] ? "\"" : "");
 }
 
 /* Sets the reply right before REJECT/TEMPFAIL, with '%' escaped for the MTA. */
@@ -359,8 +373,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     m->id = recorder_next_message_id();
     recorder_now(m->at, sizeof m->at);
     macro(ctx, "i", m->queue_id, sizeof m->queue_id);
-    if (policy_addr_normalize(argv[0], m->mail_from, sizeof m->mail_from) != 0)
-        policy_sanitize(argv[0], m->mail_from, sizeof m->mail_from);
+    store_addr(argv[0], m->mail_from, sizeof m->mail_from);
     if (policy_addr_domain(argv[0], m->from_domain, sizeof m->from_domain) != 0)
         m->from_domain[0] = '\0';
     read_tls(ctx, c);
@@ -386,6 +399,20 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     return SMFIS_CONTINUE;
 }
 
+/* A dane or dane-only rule applies: gather the domain's DNS facts (this session's thread
+ * waits, within dns_timeout; others go on) and decide again with them. */
+static void eval_rcpt_dane(const snapshot *snap, policy_facts *f, const char *domain,
+                           policy_decision *d)
+{
+    dane_facts *df = xmalloc(sizeof *df); /* large: not on a libmilter thread's stack */
+
+    dane_lookup_domain(domain, 25, snap->cfg.dns_timeout * 1000, df);
+    f->dane = df;
+    policy_eval_rcpt(snap->pol, &snap->opts, f, domain, d);
+    f->dane = NULL;
+    free(df);
+}
+
 static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 {
     conn *c = conn_get(ctx);
@@ -399,12 +426,13 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
         return SMFIS_CONTINUE;
     if (!m->queue_id[0])
         macro(ctx, "i", m->queue_id, sizeof m->queue_id);
-    if (policy_addr_normalize(argv[0], rcpt, sizeof rcpt) != 0)
-        policy_sanitize(argv[0], rcpt, sizeof rcpt);
+    store_addr(argv[0], rcpt, sizeof rcpt);
     if (policy_addr_domain(argv[0], domain, sizeof domain) != 0)
         domain[0] = '\0';
     facts_of(c, &f);
     policy_eval_rcpt(m->snap->pol, &m->snap->opts, &f, domain, &d);
+    if (d.needs_dane)
+        eval_rcpt_dane(m->snap, &f, domain, &d);
     log_decision(c, "rcpt", rcpt, &d);
     r = rec_new(REC_RCPT);
     r->id = m->id;
@@ -412,6 +440,7 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
     r->at = xstrdup(now);
     r->addr = xstrdup(rcpt);
     decision_fields(r, &d);
+    r->dane = dup_or_null(d.dane);
     recorder_put(r);
     if (refuses(&d))
         return refuse(ctx, d.code, d.xcode, d.reply, d.action == POLICY_ACTION_REJECT);

@@ -43,7 +43,7 @@ static const char *const statements[ST_COUNT] = {
         " ON CONFLICT(id) DO UPDATE SET queue_id = coalesce(excluded.queue_id, queue_id),"
         " outcome = excluded.outcome",
     [ST_RCPT] = "INSERT INTO recipients(message_id, at, rcpt, rule, level, verdict, reason,"
-                " action) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+                " action, dane) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
 };
 
 static struct {
@@ -105,6 +105,7 @@ rec *rec_free(rec *r)
     free(r->reason);
     free(r->action);
     free(r->outcome);
+    free(r->dane);
     free(r);
     return NULL;
 }
@@ -318,6 +319,7 @@ static sqlite3_stmt *bind_rec(const rec *r)
         bind_text(st, 6, r->verdict);
         bind_text(st, 7, r->reason);
         bind_text(st, 8, r->action);
+        bind_text(st, 9, r->dane);
         return st;
     }
     return NULL;
@@ -361,6 +363,16 @@ static int write_batch(rec *batch, unsigned long *skipped)
     return 0;
 }
 
+static unsigned long dropped_total(void)
+{
+    unsigned long n;
+
+    pthread_mutex_lock(&R.lock);
+    n = R.dropped;
+    pthread_mutex_unlock(&R.lock);
+    return n;
+}
+
 static void free_list(rec *r)
 {
     while (r) {
@@ -399,7 +411,9 @@ static void *writer(void *arg)
         if ((rc = write_batch(batch, &skipped)) == 0) {
             free_list(batch);
             if (!atomic_exchange(&R.healthy, 1))
-                log_msg(LOG_WARNING, "database writable again after %u failed attempts", failures);
+                log_msg(LOG_WARNING, "database writable again after %u failed attempts; %lu "
+                                     "records dropped in total while it was not",
+                        failures, dropped_total());
             backoff = failures = 0;
             continue;
         }
@@ -466,6 +480,9 @@ void recorder_stop(int patience)
         pthread_mutex_unlock(&R.lock);
         pthread_join(R.thread, NULL);
         R.running = 0;
+        if (R.dropped)
+            log_msg(LOG_ERR, "%lu records were dropped in total because the queue was full "
+                             "(db_queue_max=%ld)", R.dropped, R.max);
     }
     for (int i = 0; i < ST_COUNT; i++)
         R.st[i] = (sqlite3_finalize(R.st[i]), NULL);

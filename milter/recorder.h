@@ -40,6 +40,7 @@ typedef struct rec {
     char *queue_id, *addr;      /* message: mail_from; recipient: rcpt */
     char *rule, *level, *verdict, *reason, *action; /* decision */
     char *outcome;              /* message */
+    char *dane;                 /* recipient: DANE summary of its domain, or NULL */
 } rec;
 
 rec *rec_new(rec_kind kind);

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "milter.h"
 #include "recorder.h"
+#include "resolver.h"
 
 /*
  * Signals. libmilter's own signal thread stops the milter on SIGHUP, but we want SIGHUP to
@@ -118,6 +119,18 @@ static void *milter_thread(void *arg)
     return NULL;
 }
 
+static int differ(const char *a, const char *b)
+{
+    return a && b ? strcmp(a, b) != 0 : a != b;
+}
+
+static int dns_changed(const tlsg_config *a, const tlsg_config *b)
+{
+    return differ(a->dns_trust_anchor, b->dns_trust_anchor) ||
+           differ(a->dns_forwarder, b->dns_forwarder) ||
+           differ(a->dns_unbound_conf, b->dns_unbound_conf) || a->dns_cache_max != b->dns_cache_max;
+}
+
 static void reload(const char *path)
 {
     policy_diag diag = {0};
@@ -130,9 +143,10 @@ static void reload(const char *path)
                          "stay in force", diag.errors);
     } else {
         if (strcmp(s->cfg.socket, old->cfg.socket) || strcmp(s->cfg.database, old->cfg.database) ||
-            (s->cfg.user ? !old->cfg.user || strcmp(s->cfg.user, old->cfg.user) : !!old->cfg.user) ||
-            s->cfg.log_stderr != old->cfg.log_stderr)
-            log_msg(LOG_WARNING, "reload: socket, database, user and log take effect at restart");
+            differ(s->cfg.user, old->cfg.user) ||
+            s->cfg.log_stderr != old->cfg.log_stderr || dns_changed(&s->cfg, &old->cfg))
+            log_msg(LOG_WARNING, "reload: socket, database, user, log and dns_* settings take "
+                                 "effect at restart");
         log_set_level(s->cfg.log_level);
         log_msg(LOG_INFO, "reload: configuration %s and policy %s loaded (%zu rules)",
                 path ? path : "(built-in)", s->cfg.policy_path ? s->cfg.policy_path : "(built-in)",
@@ -141,6 +155,22 @@ static void reload(const char *path)
     }
     snapshot_release(old);
     policy_diag_free(&diag);
+}
+
+/* The resolver serves dane rules only: without it they defer (DNS errors never downgrade),
+ * so a broken DNS setup is logged loudly but does not stop the recording of TLS. */
+static void start_resolver(const tlsg_config *cfg)
+{
+    resolver_config rc = {
+        .trust_anchor = cfg->dns_trust_anchor,
+        .forwarder = cfg->dns_forwarder,
+        .unbound_conf = cfg->dns_unbound_conf,
+        .cache_max = cfg->dns_cache_max,
+    };
+    char err[600];
+
+    if (resolver_init(&rc, err, sizeof err) != 0)
+        log_msg(LOG_ERR, "%s; recipients under dane rules will be deferred", err);
 }
 
 /* Waits for open SMTP sessions to finish, up to `seconds`. */
@@ -175,22 +205,25 @@ int serve(const char *config_path)
     log_open(s->cfg.log_stderr, s->cfg.log_level);
     if (install_signals() != 0) {
         log_msg(LOG_ERR, "cannot install signal handlers: %s", strerror(errno));
-        return 2;
+        goto fail;
     }
     if (smfi_register(milter_desc) != MI_SUCCESS || smfi_setconn(s->cfg.socket) != MI_SUCCESS ||
         smfi_opensocket(1) != MI_SUCCESS) {
         log_msg(LOG_ERR, "cannot listen on %s", s->cfg.socket);
-        return 2;
+        goto fail;
     }
     if (socket_permissions(s->cfg.socket, s->cfg.user) != 0 ||
         drop_privileges(s->cfg.user) != 0)
-        return 2;
+        goto fail;
     if (recorder_open(s->cfg.database, err, sizeof err) != 0) {
         log_msg(LOG_ERR, "%s", err);
-        return 2;
+        goto fail;
     }
-    if (recorder_start(s->cfg.db_queue_max) != 0)
-        return 2;
+    if (recorder_start(s->cfg.db_queue_max) != 0) {
+        recorder_stop(0);
+        goto fail;
+    }
+    start_resolver(&s->cfg);
     log_msg(LOG_INFO, "tlsguard %s listening on %s, database %s, policy %s (%zu rules), mode %s",
             TLSGUARD_VERSION, s->cfg.socket, s->cfg.database,
             s->cfg.policy_path ? s->cfg.policy_path : "(built-in)", policy_rule_count(s->pol),
@@ -203,6 +236,8 @@ int serve(const char *config_path)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         log_msg(LOG_ERR, "cannot start the milter thread");
         recorder_stop(5);
+        resolver_shutdown();
+        snapshot_install(NULL);
         return 2;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -235,7 +270,11 @@ int serve(const char *config_path)
     smfi_stop();
     pthread_join(tid, NULL);
     recorder_stop(10);
+    resolver_shutdown();
     snapshot_install(NULL);
     log_msg(LOG_INFO, "stopped");
     return milter_rc == MI_SUCCESS ? 0 : 2;
+fail:
+    snapshot_release(s);
+    return 2;
 }

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef TLSGUARD_DANE_LOOKUP_H
+#define TLSGUARD_DANE_LOOKUP_H
+
+/*
+ * dane_lookup - gathers the DNS facts of RFC 7672 for one destination domain through the
+ * shared resolver: the MX RRset (or the implicit MX), then per host in preference order
+ * its address and its TLSA RRset at _PORT._tcp.<base>, choosing the TLSA base by the CNAME
+ * rules of section 2.2.3. Every lookup is graded (dane.h); the decision is the policy
+ * core's. The whole gathering shares one deadline, so a recipient is answered within
+ * dns_timeout however many lookups time out.
+ */
+
+#include <time.h>
+
+#include "dane.h"
+
+/* Fills *out for `domain` (normalised); `port` picks the TLSA prefix (25 for SMTP).
+ * `timeout_ms` bounds the whole gathering. Never fails: errors are facts. */
+void dane_lookup_domain(const char *domain, int port, long timeout_ms, dane_facts *out);
+
+#endif

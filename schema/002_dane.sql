@@ -1,0 +1,20 @@
+-- SPDX-License-Identifier: MIT
+-- tlsguard schema, migration 2: the DANE outcome of a recipient domain (issue 3).
+
+-- What the DNS said about the recipient's domain when a dane or dane-only rule applied,
+-- e.g. "mx=secure hosts=mx1.x.example:dane,mx2.x.example:no-tlsa"; NULL otherwise.
+ALTER TABLE recipients ADD COLUMN dane TEXT;
+
+DROP VIEW policy_hits;
+CREATE VIEW policy_hits AS
+SELECT m.at, m.queue_id, s.client_addr, s.client_name, s.helo, s.tls_version, s.cipher,
+       s.cipher_bits, m.mail_from, NULL AS rcpt, m.rule, m.level, m.reason, m.action,
+       s.id AS session_id, m.id AS message_id, NULL AS dane
+  FROM messages m JOIN sessions s ON s.id = m.session_id
+ WHERE m.verdict = 'fail'
+UNION ALL
+SELECT r.at, m.queue_id, s.client_addr, s.client_name, s.helo, s.tls_version, s.cipher,
+       s.cipher_bits, m.mail_from, r.rcpt, r.rule, r.level, r.reason, r.action,
+       s.id AS session_id, m.id AS message_id, r.dane
+  FROM recipients r JOIN messages m ON m.id = r.message_id JOIN sessions s ON s.id = m.session_id
+ WHERE r.verdict = 'fail';

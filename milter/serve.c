@@ -124,11 +124,12 @@ static int differ(const char *a, const char *b)
     return a && b ? strcmp(a, b) != 0 : a != b;
 }
 
-static int dns_changed(const tlsg_config *a, const tlsg_config *b)
+static int restart_only_changed(const tlsg_config *a, const tlsg_config *b)
 {
     return differ(a->dns_trust_anchor, b->dns_trust_anchor) ||
            differ(a->dns_forwarder, b->dns_forwarder) ||
-           differ(a->dns_unbound_conf, b->dns_unbound_conf) || a->dns_cache_max != b->dns_cache_max;
+           differ(a->dns_unbound_conf, b->dns_unbound_conf) || a->dns_cache_max != b->dns_cache_max ||
+           a->db_queue_max != b->db_queue_max;
 }
 
 static void reload(const char *path)
@@ -144,9 +145,9 @@ static void reload(const char *path)
     } else {
         if (strcmp(s->cfg.socket, old->cfg.socket) || strcmp(s->cfg.database, old->cfg.database) ||
             differ(s->cfg.user, old->cfg.user) ||
-            s->cfg.log_stderr != old->cfg.log_stderr || dns_changed(&s->cfg, &old->cfg))
-            log_msg(LOG_WARNING, "reload: socket, database, user, log and dns_* settings take "
-                                 "effect at restart");
+            s->cfg.log_stderr != old->cfg.log_stderr || restart_only_changed(&s->cfg, &old->cfg))
+            log_msg(LOG_WARNING, "reload: socket, database, user, log, db_queue_max and dns_* "
+                                 "settings (but dns_timeout) take effect at restart");
         log_set_level(s->cfg.log_level);
         log_msg(LOG_INFO, "reload: configuration %s and policy %s loaded (%zu rules)",
                 path ? path : "(built-in)", s->cfg.policy_path ? s->cfg.policy_path : "(built-in)",

@@ -41,6 +41,32 @@ static snapshot *load_or_report(const char *path)
     return s;
 }
 
+/* The trust anchor and unbound.conf are read by libunbound only when the resolver starts:
+ * start it here too. A failure is an error when a dane rule needs the resolver. */
+static int check_resolver(const snapshot *s)
+{
+    resolver_config rc = {
+        .trust_anchor = s->cfg.dns_trust_anchor,
+        .forwarder = s->cfg.dns_forwarder,
+        .unbound_conf = s->cfg.dns_unbound_conf,
+        .cache_max = s->cfg.dns_cache_max,
+    };
+    char err[600];
+    int dane = 0;
+
+    for (size_t i = 0; i < policy_rule_count(s->pol); i++) {
+        policy_level l = policy_rule_level(policy_rule_at(s->pol, i));
+        dane |= l == POLICY_LEVEL_DANE || l == POLICY_LEVEL_DANE_ONLY;
+    }
+    if (resolver_init(&rc, err, sizeof err) == 0) {
+        resolver_shutdown();
+        return 0;
+    }
+    fprintf(stderr, "%s: %s: %s%s\n", s->cfg.path ? s->cfg.path : "(built-in)",
+            dane ? "error" : "warning", err, dane ? "" : " (no dane rule needs it)");
+    return dane ? -1 : 0;
+}
+
 int cli_check(int argc, char **argv)
 {
     const char *path = NULL;
@@ -65,6 +91,10 @@ int cli_check(int argc, char **argv)
     for (size_t i = 0; i < policy_rule_count(s->pol); i++) {
         policy_rule_describe(policy_rule_at(s->pol, i), line, sizeof line);
         printf("%s\n", line);
+    }
+    if (check_resolver(s) != 0) {
+        snapshot_release(s);
+        return 1;
     }
     printf("configuration OK\n");
     snapshot_release(s);

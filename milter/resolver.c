@@ -303,8 +303,10 @@ int resolver_init(const resolver_config *cfg, char *err, size_t errsize)
         goto fail;
     }
     /* Anchor and config errors surface only when the context is finalised, by the first
-     * query: start one now (its answer does not matter, so no network is waited for). */
-    if ((rc = ub_resolve_async(R.ctx, ".", 2 /* NS */, 1, NULL, ignore_result, &async_id)) != 0) {
+     * query: ask one now that libunbound answers from its built-in local zones, so nothing
+     * leaves the machine and nothing is waited for. */
+    if ((rc = ub_resolve_async(R.ctx, "localhost.", 1 /* A */, 1, NULL, ignore_result,
+                               &async_id)) != 0) {
         snprintf(err, errsize, "resolver: %s (trust anchor %s, unbound.conf %s)", ub_strerror(rc),
                  cfg->trust_anchor ? cfg->trust_anchor : "none",
                  cfg->unbound_conf ? cfg->unbound_conf : "none");

@@ -762,6 +762,11 @@ policy_selector_kind policy_rule_kind(const policy_rule *r)
     return r ? r->kind : POLICY_SEL_ANY;
 }
 
+policy_level policy_rule_level(const policy_rule *r)
+{
+    return r->level;
+}
+
 unsigned policy_rule_line(const policy_rule *r)
 {
     return r ? r->line : 0;

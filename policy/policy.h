@@ -144,6 +144,7 @@ const policy_rule *policy_rule_at(const policy *p, size_t i);
 void policy_rule_describe(const policy_rule *r, char *buf, size_t size);
 policy_selector_kind policy_rule_kind(const policy_rule *r);
 unsigned policy_rule_line(const policy_rule *r);
+policy_level policy_rule_level(const policy_rule *r);
 
 /* Evaluates the sender-side rules (client:, from:, *) for one message. */
 void policy_eval_sender(const policy *p, const policy_opts *opts, const policy_facts *facts,

@@ -36,12 +36,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The system Postfix (if the package started one) is not needed and must not hold port 25.
-if [ -f /etc/postfix/main.cf ] && postfix status >/dev/null 2>&1; then
-    postfix stop >/dev/null 2>&1 || true
-fi
-if command -v systemctl >/dev/null && systemctl is-active --quiet postfix 2>/dev/null; then
-    systemctl stop postfix || true
+# Services the packages may have started are not needed: the tests run private Postfix and
+# nsd instances on loopback ports, and the system ones must not hold ports 25 and 53. Only the
+# system instances are stopped (default config / pid file), never the tests' own.
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl stop postfix nsd 2>/dev/null || true
+else
+    if [ -f /etc/postfix/main.cf ] && postfix status >/dev/null 2>&1; then
+        postfix stop >/dev/null 2>&1 || true
+    fi
+    nsd_pid=$(nsd-checkconf -o pidfile /etc/nsd/nsd.conf 2>/dev/null || true)
+    if [ -n "$nsd_pid" ] && [ -s "$nsd_pid" ] && [ -x /etc/init.d/nsd ]; then
+        /etc/init.d/nsd stop >/dev/null 2>&1 || true
+    fi
 fi
 
 status=0

@@ -12,5 +12,6 @@ int cli_check(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_stats(int argc, char **argv);
 int cli_version(int argc, char **argv);
+int cli_probe(int argc, char **argv); /* probe.c; exit 0/1/2 are its verdicts, 3 usage */
 
 #endif

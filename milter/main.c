@@ -18,6 +18,7 @@ static int usage(FILE *fp)
                 "       tlsguard check   [-c FILE]\n"
                 "       tlsguard explain [-c FILE] --from ADDR --rcpt ADDR [options]\n"
                 "       tlsguard stats   [-c FILE] [--since DAYS]\n"
+                "       tlsguard probe   [-c FILE] DOMAIN [--port N] [--json]\n"
                 "       tlsguard version\n"
                 "See tlsguard(8).\n");
     return fp == stdout ? 0 : 1;
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"serve", cmd_serve},     {"check", cli_check}, {"explain", cli_explain},
         {"stats", cli_stats},     {"version", cli_version},
+        {"probe", cli_probe},
     };
 
     if (argc < 2)

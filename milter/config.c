@@ -213,6 +213,11 @@ static int set_dns_cache_max(tlsg_config *c, const char *v, const char **why)
     return set_number(&c->dns_cache_max, v, 100, 10000000, why);
 }
 
+static int set_retention_days(tlsg_config *c, const char *v, const char **why)
+{
+    return set_number(&c->retention_days, v, 0, 36500, why);
+}
+
 static const struct option {
     const char *name;
     setter set;
@@ -235,6 +240,7 @@ static const struct option {
     {"dns_unbound_conf", set_dns_unbound_conf, "absolute path"},
     {"dns_timeout", set_dns_timeout, "1..25 seconds"},
     {"dns_cache_max", set_dns_cache_max, "100..10000000"},
+    {"retention_days", set_retention_days, "0 (keep everything)..36500"},
 };
 
 static void config_defaults(tlsg_config *c)
@@ -251,6 +257,7 @@ static void config_defaults(tlsg_config *c)
     c->dns_trust_anchor = xstrdup(TLSG_DEFAULT_TRUST_ANCHOR);
     c->dns_timeout = 10;
     c->dns_cache_max = 100000;
+    c->retention_days = 365;
 }
 
 void config_clear(tlsg_config *c)
@@ -382,6 +389,7 @@ void config_print(const tlsg_config *c, void (*emit)(void *, const char *), void
     EMIT("dns_unbound_conf = %s", c->dns_unbound_conf ? c->dns_unbound_conf : "(none)");
     EMIT("dns_timeout = %ld", c->dns_timeout);
     EMIT("dns_cache_max = %ld", c->dns_cache_max);
+    EMIT("retention_days = %ld%s", c->retention_days, c->retention_days ? "" : " (keep everything)");
 #undef EMIT
 }
 

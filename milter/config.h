@@ -39,6 +39,7 @@ typedef struct tlsg_config {
     char *dns_unbound_conf;  /* NULL: none */
     long dns_timeout;        /* seconds, for all the lookups of one recipient domain */
     long dns_cache_max;
+    long retention_days;     /* 0: keep every record */
 } tlsg_config;
 
 #define TLSG_DEFAULT_SOCKET "inet:8895@127.0.0.1"

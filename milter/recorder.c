@@ -24,7 +24,13 @@
 #define BATCH_MAX 5000
 #define BACKOFF_MAX_MS 8000
 
-enum { ST_SESSION, ST_MESSAGE, ST_RCPT, ST_COUNT };
+enum { ST_SESSION, ST_MESSAGE, ST_RCPT, ST_PRUNE_RCPT, ST_PRUNE_MSG, ST_PRUNE_SESSION, ST_COUNT };
+
+/* Sessions pruned per transaction, so that records waiting to be written never wait long. */
+#define PRUNE_BATCH "500"
+#define PRUNE_SET "SELECT id FROM sessions WHERE started_at < ?1 ORDER BY started_at LIMIT " PRUNE_BATCH
+#define PRUNE_EVERY 3600 /* seconds between two pruning runs */
+#define VACUUM_STR "1000" /* pages freed per step */
 
 static const char *const statements[ST_COUNT] = {
     [ST_SESSION] =
@@ -44,6 +50,11 @@ static const char *const statements[ST_COUNT] = {
         " outcome = excluded.outcome",
     [ST_RCPT] = "INSERT INTO recipients(message_id, at, rcpt, rule, level, verdict, reason,"
                 " action, dane) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+    /* The same batch of old sessions, its recipients and messages first. */
+    [ST_PRUNE_RCPT] = "DELETE FROM recipients WHERE message_id IN (SELECT id FROM messages"
+                      " WHERE session_id IN (" PRUNE_SET "))",
+    [ST_PRUNE_MSG] = "DELETE FROM messages WHERE session_id IN (" PRUNE_SET ")",
+    [ST_PRUNE_SESSION] = "DELETE FROM sessions WHERE id IN (" PRUNE_SET ")",
 };
 
 static struct {
@@ -60,6 +71,11 @@ static struct {
     int running;
     atomic_int healthy;
     atomic_llong next_session, next_message;
+    atomic_long retention_days; /* 0: keep everything */
+    time_t last_prune;          /* writer thread only, as the two below */
+    char prune_cutoff[24];      /* "" unless a pruning run is in progress */
+    long prune_total;
+    int vacuuming;              /* the run has pruned; free pages are being given back */
 } R = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .healthy = 1};
 
 void recorder_now(char *buf, unsigned size)
@@ -184,7 +200,10 @@ int recorder_open(const char *path, char *err, size_t errsize)
     sqlite3_busy_timeout(R.db, 2000);
     /* WAL lets sqlite3 readers work while the daemon writes; NORMAL sync survives a crash
      * of tlsguard (only power loss can cost the last commits). */
-    if (exec_sql("PRAGMA journal_mode = WAL", e, sizeof e) ||
+    /* Freed pages go back to the file system in small steps after pruning (retention).
+     * This takes effect only on a new database, and must come before WAL is chosen. */
+    if (exec_sql("PRAGMA auto_vacuum = INCREMENTAL", e, sizeof e) ||
+        exec_sql("PRAGMA journal_mode = WAL", e, sizeof e) ||
         exec_sql("PRAGMA synchronous = NORMAL", e, sizeof e)) {
         snprintf(err, errsize, "database %s: %s", path, e);
         goto fail;
@@ -382,6 +401,91 @@ static void free_list(rec *r)
     }
 }
 
+void recorder_set_retention(long days)
+{
+    atomic_store(&R.retention_days, days);
+}
+
+/* Deletes one batch of sessions older than the cutoff, with their messages and recipients,
+ * in one transaction. Returns the sessions deleted, or -1 on error. */
+static int prune_batch(const char *cutoff)
+{
+    int deleted = 0, rc = SQLITE_OK;
+
+    if (sqlite3_exec(R.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    for (int i = ST_PRUNE_RCPT; i <= ST_PRUNE_SESSION && rc == SQLITE_OK; i++) {
+        sqlite3_bind_text(R.st[i], 1, cutoff, -1, SQLITE_STATIC);
+        rc = sqlite3_step(R.st[i]) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(R.db);
+        sqlite3_reset(R.st[i]);
+        sqlite3_clear_bindings(R.st[i]);
+        if (i == ST_PRUNE_SESSION)
+            deleted = sqlite3_changes(R.db);
+    }
+    if (rc != SQLITE_OK || sqlite3_exec(R.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(R.db, "ROLLBACK", NULL, NULL, NULL);
+        log_msg(LOG_ERR, "retention: pruning failed: %s", sqlite3_errmsg(R.db));
+        return -1;
+    }
+    return deleted;
+}
+
+static int freelist_count(void)
+{
+    sqlite3_stmt *st;
+    int n = 0;
+
+    if (sqlite3_prepare_v2(R.db, "PRAGMA freelist_count", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    return n;
+}
+
+/*
+ * Retention, run by the writer between batches of records: one step per call (a batch of
+ * old sessions deleted, or some free pages given back to the file system), so recording
+ * is never held up for long. Returns 1 while there is more to do.
+ */
+static int prune_step(void)
+{
+    long days = atomic_load(&R.retention_days);
+    time_t now = time(NULL);
+    int n;
+
+    if (days <= 0)
+        return 0;
+    if (!R.prune_cutoff[0]) {
+        struct tm tm;
+        time_t t = now - days * 86400L;
+
+        if (R.last_prune && now - R.last_prune < PRUNE_EVERY)
+            return 0;
+        gmtime_r(&t, &tm);
+        strftime(R.prune_cutoff, sizeof R.prune_cutoff, "%Y-%m-%d %H:%M:%S", &tm);
+        R.prune_total = 0;
+        R.vacuuming = 0;
+    }
+    if (!R.vacuuming) {
+        if ((n = prune_batch(R.prune_cutoff)) > 0) {
+            R.prune_total += n;
+            return 1;
+        }
+        if (R.prune_total)
+            log_msg(LOG_INFO, "retention: %ld sessions older than %s (retention_days=%ld) pruned",
+                    R.prune_total, R.prune_cutoff, days);
+        R.vacuuming = n == 0;
+    }
+    if (R.vacuuming && freelist_count() > 0 &&
+        sqlite3_exec(R.db, "PRAGMA incremental_vacuum(" VACUUM_STR ")", NULL, NULL, NULL) ==
+            SQLITE_OK)
+        return 1;
+    R.prune_cutoff[0] = '\0';
+    R.last_prune = now;
+    return 0;
+}
+
 static void *writer(void *arg)
 {
     unsigned backoff = 0, failures = 0;
@@ -390,14 +494,24 @@ static void *writer(void *arg)
         rec *batch, *last;
         long n = 0, queued;
         unsigned long skipped = 0;
-        int rc, stop;
+        int rc, stop, more;
+
+        more = atomic_load(&R.healthy) && prune_step();
 
         pthread_mutex_lock(&R.lock);
-        while (!R.head && !R.stop)
-            pthread_cond_wait(&R.cond, &R.lock);
+        while (!R.head && !R.stop && !more) {
+            struct timespec wake;
+            clock_gettime(CLOCK_REALTIME, &wake);
+            wake.tv_sec += 60; /* look at retention now and then while idle */
+            if (pthread_cond_timedwait(&R.cond, &R.lock, &wake) == ETIMEDOUT)
+                break;
+        }
         if (!R.head) {
+            stop = R.stop;
             pthread_mutex_unlock(&R.lock);
-            break;
+            if (stop)
+                break;
+            continue;
         }
         batch = last = R.head;
         for (n = 1; n < BATCH_MAX && last->next; n++)

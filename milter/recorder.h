@@ -52,6 +52,9 @@ int recorder_open(const char *path, char *err, size_t errsize);
 /* Starts the writer thread. */
 int recorder_start(long queue_max);
 void recorder_put(rec *r);
+/* Records of sessions older than `days` are pruned by the writer, in small batches, at
+ * start and hourly; 0 keeps everything. Can be changed at any time (reload). */
+void recorder_set_retention(long days);
 /* 1 while the last write succeeded. */
 int recorder_healthy(void);
 int64_t recorder_next_session_id(void);

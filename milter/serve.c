@@ -149,6 +149,7 @@ static void reload(const char *path)
             log_msg(LOG_WARNING, "reload: socket, database, user, log, db_queue_max and dns_* "
                                  "settings (but dns_timeout) take effect at restart");
         log_set_level(s->cfg.log_level);
+        recorder_set_retention(s->cfg.retention_days);
         log_msg(LOG_INFO, "reload: configuration %s and policy %s loaded (%zu rules)",
                 path ? path : "(built-in)", s->cfg.policy_path ? s->cfg.policy_path : "(built-in)",
                 policy_rule_count(s->pol));
@@ -220,6 +221,7 @@ int serve(const char *config_path)
         log_msg(LOG_ERR, "%s", err);
         goto fail;
     }
+    recorder_set_retention(s->cfg.retention_days);
     if (recorder_start(s->cfg.db_queue_max) != 0) {
         recorder_stop(0);
         goto fail;

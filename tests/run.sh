@@ -19,7 +19,7 @@ packages=(
     libmilter-dev libssl-dev libunbound-dev libsqlite3-dev
     sqlite3 postfix swaks openssl ca-certificates
     libnet-ssleay-perl libio-socket-ssl-perl valgrind
-    nsd ldnsutils dns-root-data
+    nsd ldnsutils dns-root-data faketime
 )
 
 echo "== installing packages"

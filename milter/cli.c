@@ -45,12 +45,6 @@ static snapshot *load_or_report(const char *path)
  * start it here too. A failure is an error when a dane rule needs the resolver. */
 static int check_resolver(const snapshot *s)
 {
-    resolver_config rc = {
-        .trust_anchor = s->cfg.dns_trust_anchor,
-        .forwarder = s->cfg.dns_forwarder,
-        .unbound_conf = s->cfg.dns_unbound_conf,
-        .cache_max = s->cfg.dns_cache_max,
-    };
     char err[600];
     int dane = 0;
 
@@ -58,7 +52,7 @@ static int check_resolver(const snapshot *s)
         policy_level l = policy_rule_level(policy_rule_at(s->pol, i));
         dane |= l == POLICY_LEVEL_DANE || l == POLICY_LEVEL_DANE_ONLY;
     }
-    if (resolver_init(&rc, err, sizeof err) == 0) {
+    if (resolver_init_config(&s->cfg, err, sizeof err) == 0) {
         resolver_shutdown();
         return 0;
     }
@@ -133,16 +127,10 @@ static void explain_dane(const tlsg_config *cfg, const policy *pol, const policy
                          policy_facts *f, const char *domain, policy_decision *d)
 {
     static int tried;
-    resolver_config rc = {
-        .trust_anchor = cfg->dns_trust_anchor,
-        .forwarder = cfg->dns_forwarder,
-        .unbound_conf = cfg->dns_unbound_conf,
-        .cache_max = cfg->dns_cache_max,
-    };
     dane_facts *df;
     char err[600];
 
-    if (!tried++ && resolver_init(&rc, err, sizeof err) != 0)
+    if (!tried++ && resolver_init_config(cfg, err, sizeof err) != 0)
         fprintf(stderr, "tlsguard explain: %s\n", err);
     df = xmalloc(sizeof *df);
     dane_lookup_domain(domain, 25, cfg->dns_timeout * 1000, df);

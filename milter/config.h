@@ -20,7 +20,7 @@
 
 enum on_db_error { ON_DB_ERROR_ACCEPT, ON_DB_ERROR_TEMPFAIL };
 
-typedef struct tlsg_config {
+struct tlsg_config {
     char *path;          /* the file read, or NULL for built-in defaults */
     char *socket;
     char *database;
@@ -40,7 +40,8 @@ typedef struct tlsg_config {
     long dns_timeout;        /* seconds, for all the lookups of one recipient domain */
     long dns_cache_max;
     long retention_days;     /* 0: keep every record */
-} tlsg_config;
+};
+typedef struct tlsg_config tlsg_config;
 
 #define TLSG_DEFAULT_SOCKET "inet:8895@127.0.0.1"
 #define TLSG_DEFAULT_DATABASE "/var/lib/tlsguard/tlsguard.db"

@@ -110,13 +110,7 @@ void dane_lookup_domain(const char *domain, int port, long timeout_ms, dane_fact
 
     memset(out, 0, sizeof *out);
     snprintf(out->domain, sizeof out->domain, "%s", domain);
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    deadline = resolver_deadline(timeout_ms);
 
     a = resolver_query(domain, RR_MX, &deadline);
     copy_lookup(&out->mx, a);

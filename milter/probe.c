@@ -229,20 +229,6 @@ static verdict says(verdict *slot, char *reason, size_t size, verdict v, const c
 
 /* ---- time and non-blocking I/O ----------------------------------------------------- */
 
-static struct timespec deadline_in(long ms)
-{
-    struct timespec d;
-
-    clock_gettime(CLOCK_MONOTONIC, &d);
-    d.tv_sec += ms / 1000;
-    d.tv_nsec += (ms % 1000) * 1000000L;
-    if (d.tv_nsec >= 1000000000L) {
-        d.tv_sec++;
-        d.tv_nsec -= 1000000000L;
-    }
-    return d;
-}
-
 static long ms_left(const struct timespec *d)
 {
     struct timespec now;
@@ -391,7 +377,7 @@ static step io_problem(int io, const char *what, char *err, size_t errsize)
 /* Reads one reply within step_ms; its bytes are taken from c->buf, any after it stay. */
 static step read_reply(conn *c, probe_reply *r, long step_ms, char *err, size_t errsize)
 {
-    struct timespec d = deadline_in(step_ms);
+    struct timespec d = resolver_deadline(step_ms);
     size_t used;
 
     for (;;) {
@@ -420,7 +406,7 @@ static step command(conn *c, const char *line, probe_reply *r, long step_ms, cha
                     size_t errsize)
 {
     char out[DANE_NAME_MAX + 16];
-    struct timespec d = deadline_in(step_ms);
+    struct timespec d = resolver_deadline(step_ms);
     int n = snprintf(out, sizeof out, "%s\r\n", line), io;
 
     if ((io = conn_write(c, out, (size_t)n, &d)) != 1)
@@ -440,7 +426,7 @@ static step tcp_connect(conn *c, const addr_result *ar, int port, long step_ms, 
 {
     struct sockaddr_storage ss = {0};
     socklen_t sl;
-    struct timespec d = deadline_in(step_ms);
+    struct timespec d = resolver_deadline(step_ms);
     int e = 0, w;
     socklen_t elen = sizeof e;
 
@@ -510,7 +496,7 @@ static step smtp_until_tls(conn *c, const probe_run *run, addr_result *ar)
 /* QUIT, its reply if it comes soon, and a TLS close; errors do not matter any more. */
 static void smtp_quit(conn *c)
 {
-    struct timespec d = deadline_in(2000);
+    struct timespec d = resolver_deadline(2000);
     probe_reply r;
     char err[64];
 
@@ -573,7 +559,7 @@ static int dane_arm(SSL *ssl, const host_ctx *hx)
 static step tls_handshake(conn *c, SSL_CTX *ctx, const host_ctx *hx, long step_ms, char *err,
                           size_t errsize)
 {
-    struct timespec d = deadline_in(step_ms);
+    struct timespec d = resolver_deadline(step_ms);
     int rc;
 
     if (!(c->ssl = SSL_new(ctx)) || !SSL_set_fd(c->ssl, c->fd)) {
@@ -676,7 +662,7 @@ static void probe_addr(const probe_run *run, SSL_CTX *ctx, const host_ctx *hx, a
 static void resolve_addrs(long dns_ms, const char *name, host_result *hr)
 {
     static const int types[2] = {RR_A, RR_AAAA};
-    struct timespec d = deadline_in(dns_ms);
+    struct timespec d = resolver_deadline(dns_ms);
 
     for (int t = 0; t < 2; t++) {
         const resolver_answer *a = resolver_query(name, types[t], &d);
@@ -776,7 +762,7 @@ static void probe_host(probe_run *run, SSL_CTX *ctx, size_t i)
     dns_verdict(run, h, hr);
     if (hr->dane) {
         char qname[DANE_NAME_MAX + 16];
-        struct timespec d = deadline_in(run->dns_ms);
+        struct timespec d = resolver_deadline(run->dns_ms);
 
         snprintf(qname, sizeof qname, "_%d._tcp.%s", run->port, h->tlsa_base);
         full = resolver_query(qname, RR_TLSA, &d);
@@ -1114,15 +1100,9 @@ static int load_config(const char *path, tlsg_config *cfg)
 
 static int start_resolver(const tlsg_config *cfg)
 {
-    resolver_config rc = {
-        .trust_anchor = cfg->dns_trust_anchor,
-        .forwarder = cfg->dns_forwarder,
-        .unbound_conf = cfg->dns_unbound_conf,
-        .cache_max = cfg->dns_cache_max,
-    };
     char err[600];
 
-    if (resolver_init(&rc, err, sizeof err) == 0)
+    if (resolver_init_config(cfg, err, sizeof err) == 0)
         return 0;
     fprintf(stderr, "tlsguard probe: %s\n", err);
     return -1;

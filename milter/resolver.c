@@ -22,6 +22,7 @@
 #include "xalloc.h"
 
 /* Daemon. */
+#include "config.h"
 #include "log.h"
 
 #define BUCKETS 4096
@@ -330,6 +331,32 @@ fail:
     ub_ctx_delete(R.ctx);
     R.ctx = NULL;
     return -1;
+}
+
+int resolver_init_config(const tlsg_config *c, char *err, size_t errsize)
+{
+    resolver_config rc = {
+        .trust_anchor = c->dns_trust_anchor,
+        .forwarder = c->dns_forwarder,
+        .unbound_conf = c->dns_unbound_conf,
+        .cache_max = c->dns_cache_max,
+    };
+
+    return resolver_init(&rc, err, errsize);
+}
+
+struct timespec resolver_deadline(long ms)
+{
+    struct timespec d;
+
+    clock_gettime(CLOCK_MONOTONIC, &d);
+    d.tv_sec += ms / 1000;
+    d.tv_nsec += (ms % 1000) * 1000000L;
+    if (d.tv_nsec >= 1000000000L) {
+        d.tv_sec++;
+        d.tv_nsec -= 1000000000L;
+    }
+    return d;
 }
 
 int resolver_ready(void)

@@ -39,6 +39,13 @@ typedef struct resolver_answer {
 /* Creates the context and checks the configuration with a first query. Returns 0, or -1
  * with a message in err. */
 int resolver_init(const resolver_config *cfg, char *err, size_t errsize);
+struct tlsg_config;
+/* resolver_init() with the dns_* keys of a configuration. */
+int resolver_init_config(const struct tlsg_config *cfg, char *err, size_t errsize);
+
+/* The CLOCK_MONOTONIC time `ms` milliseconds from now, for resolver_query(). */
+struct timespec resolver_deadline(long ms);
+
 /* 1 once resolver_init() succeeded. */
 int resolver_ready(void);
 

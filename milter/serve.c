@@ -163,15 +163,9 @@ static void reload(const char *path)
  * so a broken DNS setup is logged loudly but does not stop the recording of TLS. */
 static void start_resolver(const tlsg_config *cfg)
 {
-    resolver_config rc = {
-        .trust_anchor = cfg->dns_trust_anchor,
-        .forwarder = cfg->dns_forwarder,
-        .unbound_conf = cfg->dns_unbound_conf,
-        .cache_max = cfg->dns_cache_max,
-    };
     char err[600];
 
-    if (resolver_init(&rc, err, sizeof err) != 0)
+    if (resolver_init_config(cfg, err, sizeof err) != 0)
         log_msg(LOG_ERR, "%s; recipients under dane rules will be deferred", err);
 }
 

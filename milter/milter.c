@@ -253,13 +253,14 @@ static void log_decision(const conn *c, const char *what, const char *addr,
 
     log_msg(d->verdict == POLICY_VERDICT_FAIL ? LOG_NOTICE : LOG_INFO,
             "%s: %s %s=<%s> client=%s tls=%s cipher=%s bits=%d rule=%s level=%s verdict=%s "
-            "action=%s%s%s%s%s%s%s",
+            "action=%s session=%lld%s%s%s%s%s%s",
             m->queue_id[0] ? m->queue_id : "NOQUEUE", what, what[0] == 's' ? "from" : "to",
             addr, c->client_addr[0] ? c->client_addr : "unknown",
             c->has_tls ? c->tls_version : "none", c->has_tls && c->cipher[0] ? c->cipher : "-",
             c->has_tls ? c->cipher_bits : 0, d->rule_text[0] ? d->rule_text : "-",
             policy_level_name(d->level), policy_verdict_name(d->verdict),
-            policy_action_name(d->action), d->reason[0] ? " reason=\"" : "", d->reason,
+            policy_action_name(d->action), (long long)c->session_id,
+            d->reason[0] ? " reason=\"" : "", d->reason,
             d->reason[0] ? "\"" : "", d->dane[0] ? " dane=\"" : "", d->dane,
             d->dane[0] ? "\"" : "");
 }

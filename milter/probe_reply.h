@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef TLSGUARD_PROBE_H
-#define TLSGUARD_PROBE_H
+#ifndef TLSGUARD_PROBE_REPLY_H
+#define TLSGUARD_PROBE_REPLY_H
 
 /*
- * probe - `tlsguard probe`: what a DANE-aware SMTP client (RFC 7672) sees for one domain.
- * DNS facts come from dane_lookup (the same gathering the daemon does, at _PORT._tcp);
- * then every address of every MX host is connected to: banner, EHLO, STARTTLS, and a TLS
- * handshake verified by OpenSSL's own DANE code against the usable TLSA records. The
- * command itself is cli_probe() (cli.h); this header holds its one pure piece.
+ * probe_reply - the SMTP reply parser of `tlsguard probe` (probe.c, cli_probe() in cli.h).
  *
  * probe_reply_parse() reads one SMTP reply (RFC 5321 4.2) from bytes received from the
- * network: untrusted input, and a fuzz target. It does no I/O and no allocation.
+ * network: untrusted input, and a fuzz target (tests/fuzz/fuzz_probe_reply.c). It lives
+ * apart from probe.c so that the fuzz target can compile it without the command's I/O. It
+ * does no I/O and no allocation; it depends only on policy_sanitize() from the core.
  */
 
 #include <stddef.h>

@@ -18,7 +18,7 @@
 #include "log.h"
 
 #define CONFIG_LINE_MAX 4096
-#define POLICY_FILE_MAX (64L * 1024 * 1024)
+#define CONFIG_FILE_MAX (64L * 1024 * 1024) /* the configuration or the policy file */
 
 void diag_error(policy_diag *diag, const char *fmt, ...)
 {
@@ -328,43 +328,106 @@ static void parse_line(tlsg_config *c, char *line, const char *path, unsigned li
     }
 }
 
-int config_load(const char *path, tlsg_config *out, policy_diag *diag)
+/* Reads a whole file, the configuration (what "") or the policy (what " policy"), as
+ * bytes; returns a malloc'd buffer or NULL with an error in diag. */
+static char *read_file(const char *path, const char *what, size_t *len, policy_diag *diag)
+{
+    FILE *fp = fopen(path, "r");
+    size_t cap = 8192, n = 0, got;
+    char *buf;
+
+    if (!fp) {
+        diag_error(diag, "%s: error: cannot open%s: %s", path, what, strerror(errno));
+        return NULL;
+    }
+    buf = xmalloc(cap);
+    while ((got = fread(buf + n, 1, cap - n, fp)) > 0) {
+        n += got;
+        if (n == cap) {
+            if (cap >= (size_t)CONFIG_FILE_MAX) {
+                diag_error(diag, "%s: error:%s file larger than %ld bytes", path, what,
+                           CONFIG_FILE_MAX);
+                fclose(fp);
+                free(buf);
+                return NULL;
+            }
+            cap *= 2;
+            buf = xrealloc(buf, cap);
+        }
+    }
+    if (ferror(fp)) {
+        diag_error(diag, "%s: error: read error: %s", path, strerror(errno));
+        fclose(fp);
+        free(buf);
+        return NULL;
+    }
+    fclose(fp);
+    *len = n;
+    return buf;
+}
+
+int config_parse_text(const char *text, size_t len, const char *name, tlsg_config *out,
+                      policy_diag *diag)
 {
     unsigned seen[sizeof options / sizeof options[0]] = {0};
     char line[CONFIG_LINE_MAX];
     unsigned lineno = 0;
     int before = diag->errors;
-    FILE *fp;
+    size_t pos = 0;
 
     config_defaults(out);
-    if (!path)
-        return 0;
-    out->path = xstrdup(path);
-    if (!(fp = fopen(path, "r"))) {
-        diag_error(diag, "%s: error: cannot open: %s", path, strerror(errno));
-        config_clear(out);
-        return -1;
-    }
-    while (fgets(line, sizeof line, fp)) {
+    if (!name)
+        name = "(configuration)";
+    if (!text)
+        len = 0;
+    while (pos < len) {
+        const char *s = text + pos;
+        const char *nl = memchr(s, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - s) : len - pos;
+
+        pos += n + (nl ? 1 : 0);
         lineno++;
-        if (!strchr(line, '\n') && !feof(fp)) {
-            int ch;
-            diag_error(diag, "%s:%u: error: line longer than %d bytes", path, lineno,
+        /* The limit is that of a line, its newline and a NUL in line[] (the file was read
+         * with fgets() into it): files that loaded before still load. */
+        if (n > CONFIG_LINE_MAX - 2) {
+            diag_error(diag, "%s:%u: error: line longer than %d bytes", name, lineno,
                        CONFIG_LINE_MAX - 2);
-            while ((ch = fgetc(fp)) != EOF && ch != '\n')
-                ;
             continue;
         }
-        parse_line(out, line, path, lineno, seen, diag);
+        if (memchr(s, '\0', n)) {
+            diag_error(diag, "%s:%u: error: NUL byte in line", name, lineno);
+            continue;
+        }
+        memcpy(line, s, n);
+        line[n] = '\0';
+        parse_line(out, line, name, lineno, seen, diag);
     }
-    if (ferror(fp))
-        diag_error(diag, "%s: error: read error", path);
-    fclose(fp);
     if (diag->errors > before) {
         config_clear(out);
         return -1;
     }
     return 0;
+}
+
+int config_load(const char *path, tlsg_config *out, policy_diag *diag)
+{
+    size_t len = 0;
+    char *text;
+    int rc;
+
+    if (!path) {
+        config_defaults(out);
+        return 0;
+    }
+    if (!(text = read_file(path, "", &len, diag))) {
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    rc = config_parse_text(text, len, path, out, diag);
+    free(text);
+    if (rc == 0)
+        out->path = xstrdup(path);
+    return rc;
 }
 
 void config_print(const tlsg_config *c, void (*emit)(void *, const char *), void *arg)
@@ -393,43 +456,6 @@ void config_print(const tlsg_config *c, void (*emit)(void *, const char *), void
 #undef EMIT
 }
 
-/* Reads a whole policy file; returns a malloc'd buffer or NULL with an error in diag. */
-static char *read_file(const char *path, size_t *len, policy_diag *diag)
-{
-    FILE *fp = fopen(path, "r");
-    size_t cap = 8192, n = 0, got;
-    char *buf;
-
-    if (!fp) {
-        diag_error(diag, "%s: error: cannot open policy: %s", path, strerror(errno));
-        return NULL;
-    }
-    buf = xmalloc(cap);
-    while ((got = fread(buf + n, 1, cap - n, fp)) > 0) {
-        n += got;
-        if (n == cap) {
-            if (cap >= (size_t)POLICY_FILE_MAX) {
-                diag_error(diag, "%s: error: policy file larger than %ld bytes", path,
-                           POLICY_FILE_MAX);
-                fclose(fp);
-                free(buf);
-                return NULL;
-            }
-            cap *= 2;
-            buf = xrealloc(buf, cap);
-        }
-    }
-    if (ferror(fp)) {
-        diag_error(diag, "%s: error: read error: %s", path, strerror(errno));
-        fclose(fp);
-        free(buf);
-        return NULL;
-    }
-    fclose(fp);
-    *len = n;
-    return buf;
-}
-
 static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
 static snapshot *snap_current;
 
@@ -444,7 +470,7 @@ snapshot *snapshot_load(const char *config_path, policy_diag *diag)
         return NULL;
     }
     if (s->cfg.policy_path) {
-        if ((text = read_file(s->cfg.policy_path, &len, diag)) != NULL) {
+        if ((text = read_file(s->cfg.policy_path, " policy", &len, diag)) != NULL) {
             s->pol = policy_parse(text, len, s->cfg.policy_path, diag);
             free(text);
         }

@@ -50,6 +50,14 @@ typedef struct tlsg_config tlsg_config;
 /* Loads `path` (NULL: defaults only). Returns 0, or -1 with errors added to diag. On
  * success the caller frees the strings with config_clear(). */
 int config_load(const char *path, tlsg_config *out, policy_diag *diag);
+/* Parses configuration text already in memory (config_load reads the file, then calls
+ * this), e.g. from a fuzz target: defaults first, then every `key = value` line of
+ * text[0..len), which need not be NUL-terminated and may hold any bytes (a line with a NUL
+ * byte is an error). `name` (NULL: "(configuration)") names the text in messages; out->path
+ * stays NULL. Returns 0, or -1 with errors added to diag and *out cleared. On success the
+ * caller frees the strings with config_clear(). */
+int config_parse_text(const char *text, size_t len, const char *name, tlsg_config *out,
+                      policy_diag *diag);
 void config_clear(tlsg_config *cfg);
 /* Prints every key as understood, `key = value`, one a line. */
 void config_print(const tlsg_config *cfg, void (*emit)(void *arg, const char *line), void *arg);

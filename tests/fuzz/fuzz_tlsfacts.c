@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz_tlsfacts - the TLS facts an MTA reports in its macros, and every text built from
+ * them. The input holds up to nine NUL-separated fields, taken as the MTA's strings:
+ *   tls_version, cipher, cipher_bits, cert_subject, cert_issuer, client_addr,
+ *   mail_from_domain, recipient domain, rule list (for the header)
+ * They are read by policy_tls_version_number(), policy_cipher_bits_parse(),
+ * policy_cipher_is_weak() and policy_sanitize() (with a small buffer too), then evaluated raw,
+ * not sanitised first as the milter does, against a fixed policy that uses every floor
+ * (protocols=, ciphers=, min_bits=, match=) and the dane levels, and put in the
+ * X-TLS-Policy header value (a short buffer too).
+ *
+ * Checks (policy.h): the parsers' ranges; sanitised text is printable, bounded and a prefix
+ * in length; decisions keep their promises; reasons, replies and header values are
+ * printable ASCII (policy_eval.c sanitises everything taken from the facts).
+ */
+#include "fuzz.h"
+
+/* Core. */
+#include "policy.h"
+
+enum { F_VERSION, F_CIPHER, F_BITS, F_SUBJECT, F_ISSUER, F_CLIENT, F_FROM, F_RCPT, F_RULES,
+       F_COUNT };
+
+static const char policy_text[] =
+    "client:192.0.2.0/24 encrypt protocols=>=TLSv1.2\n"
+    "client:2001:db8::/32 may protocols=!SSLv3:!TLSv1:!TLSv1.1 min_bits=128\n"
+    "from:bank.example verify match=mail.bank.example:.mx.bank.example action=reject\n"
+    "from:.bank.example encrypt ciphers=HIGH:!aNULL:!kRSA min_bits=128\n"
+    "from:legacy.example encrypt protocols=TLSv1.2:TLSv1.3 ciphers=ALL:!RC4 action=tag\n"
+    "rcpt:dane.example dane\n"
+    "rcpt:only.example dane-only action=quarantine\n"
+    "rcpt:.partner.example encrypt protocols=<=TLSv1.2 min_bits=256 action=monitor\n"
+    "* may protocols=>=TLSv1.2 ciphers=HIGH min_bits=128\n";
+
+static const policy *fixed_policy(void)
+{
+    static policy *p;
+
+    if (!p) {
+        policy_diag diag = {0};
+
+        p = policy_parse(policy_text, sizeof policy_text - 1, "fixed", &diag);
+        FUZZ_CHECK(p != NULL);
+        policy_diag_free(&diag);
+    }
+    return p;
+}
+
+static void check_decision(const policy_decision *d)
+{
+    FUZZ_CHECK(d->action != POLICY_ACTION_DEFAULT);
+    FUZZ_CHECK(fuzz_terminated(d->reason, sizeof d->reason) && fuzz_printable(d->reason));
+    FUZZ_CHECK(fuzz_terminated(d->reply, sizeof d->reply) && fuzz_printable(d->reply));
+    FUZZ_CHECK(fuzz_terminated(d->dane, sizeof d->dane) && fuzz_printable(d->dane));
+    FUZZ_CHECK(d->verdict == POLICY_VERDICT_FAIL || d->reason[0] == '\0');
+}
+
+static void check_sanitize(const char *in)
+{
+    char big[1100], small[7];
+
+    policy_sanitize(in, big, sizeof big);
+    FUZZ_CHECK(fuzz_printable(big));
+    FUZZ_CHECK(strlen(big) == (in ? strnlen(in, sizeof big - 1) : 0));
+    policy_sanitize(in, small, sizeof small);
+    FUZZ_CHECK(fuzz_printable(small) && strncmp(small, big, sizeof small - 1) == 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const dane_facts dns = {.domain = "dane.example", .mx = {DANE_LOOKUP_BOGUS, 0,
+                                                                     "signature expired"}};
+    static const policy_opts opts = {POLICY_ACTION_DEFER, 0};
+    char *text = fuzz_text(data, size);
+    const char *f[F_COUNT];
+    policy_facts facts = {0};
+    policy_decision d;
+    char header[900], tiny[12];
+    int v, bits;
+
+    fuzz_fields(text, size, f, F_COUNT);
+    v = policy_tls_version_number(f[F_VERSION]);
+    FUZZ_CHECK(v == -1 || (v >= 0x0300 && v <= 0x0304));
+    bits = policy_cipher_bits_parse(f[F_BITS]);
+    FUZZ_CHECK(bits >= -1 && bits <= 65535);
+    FUZZ_CHECK(policy_cipher_is_weak(f[F_CIPHER]) == 0 || policy_cipher_is_weak(f[F_CIPHER]) == 1);
+    for (size_t i = 0; i < F_COUNT; i++)
+        check_sanitize(f[i]);
+
+    facts.tls_version = f[F_VERSION];
+    facts.cipher = f[F_CIPHER];
+    facts.cipher_bits = bits;
+    facts.cert_subject = f[F_SUBJECT];
+    facts.cert_issuer = f[F_ISSUER];
+    facts.cert_verified = f[F_SUBJECT] && f[F_SUBJECT][0] != '\0';
+    facts.client_addr = f[F_CLIENT];
+    facts.mail_from_domain = f[F_FROM];
+    policy_eval_sender(fixed_policy(), &opts, &facts, &d);
+    check_decision(&d);
+    policy_header_value(&facts, d.verdict, f[F_RULES], header, sizeof header);
+    FUZZ_CHECK(fuzz_printable(header));
+    policy_header_value(&facts, d.verdict, f[F_RULES], tiny, sizeof tiny);
+    FUZZ_CHECK(fuzz_printable(tiny) && strncmp(tiny, header, sizeof tiny - 1) == 0);
+
+    policy_eval_rcpt(fixed_policy(), &opts, &facts, f[F_RCPT], &d);
+    check_decision(&d);
+    if (d.needs_dane) {
+        facts.dane = &dns;
+        policy_eval_rcpt(fixed_policy(), &opts, &facts, f[F_RCPT], &d);
+        check_decision(&d);
+    }
+    free(text);
+    return 0;
+}

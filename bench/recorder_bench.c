@@ -18,11 +18,13 @@
  *           until everything is committed, and put latency under that pressure.
  *   paced   T threads put R records/s in total for S seconds (a busy server's pattern:
  *           the writer often finds the queue empty and is woken): put latency.
+ *   slow    as paced at 500 records/s (100 messages/s, what Postfix reaches on 2 cores):
+ *           the writer commits small batches; CPU per record (process CPU, ~all writer's).
  * Latency is per recorder_put() call (clock_gettime before/after, ~20 ns of its own), and
  * separately for the whole hand-over the callbacks do (rec_new + strdup of the fields +
  * recorder_put). Each phase checks the row counts in the database afterwards.
  *
- *   recorder_bench [-d DIR] [-n N] [-t T] [-r R] [-s S] [-p writer,burst,paced]
+ *   recorder_bench [-d DIR] [-n N] [-t T] [-r R] [-s S] [-p writer,burst,paced,slow]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,7 +52,7 @@ static struct {
     double secs;   /* paced: duration */
     const char *phases;
 } O = {.dir = "/tmp", .n = 500000, .threads = 4, .rate = 25000, .secs = 10,
-       .phases = "writer,burst,paced"};
+       .phases = "writer,burst,paced,slow"};
 
 static double now(void)
 {
@@ -279,15 +282,25 @@ static int phase_writer(const char *path)
     return check_rows("writer", path, sessions);
 }
 
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
 static int run_producers(const char *phase, const char *path, long sessions, double interval)
 {
     worker *w = xcalloc((size_t)O.threads, sizeof *w);
-    double t0, t_put, t_end;
+    double t0, t_put, t_end, cpu0;
     samples all = {0};
     int rc;
 
     if (open_db(path) != 0 || recorder_start(sessions * 5 + 10) != 0)
         return 1;
+    cpu0 = cpu_seconds();
     t0 = now();
     for (int i = 0; i < O.threads; i++) {
         w[i].sessions = sessions / O.threads + (i < sessions % O.threads);
@@ -307,9 +320,10 @@ static int run_producers(const char *phase, const char *path, long sessions, dou
         free(w[i].s.handover);
     }
     printf("recorder_bench: phase=%s threads=%d records=%ld put_seconds=%.3f "
-           "committed_seconds=%.3f records_per_s=%.0f drain_after_last_put_s=%.3f\n",
+           "committed_seconds=%.3f records_per_s=%.0f drain_after_last_put_s=%.3f "
+           "cpu_us_per_record=%.1f\n",
            phase, O.threads, sessions * 5, t_put - t0, t_end - t0, sessions * 5 / (t_end - t0),
-           t_end - t_put);
+           t_end - t_put, (cpu_seconds() - cpu0) * 1e6 / (sessions * 5));
     print_latency(phase, "put", all.put, all.n);
     print_latency(phase, "handover", all.handover, all.n);
     rc = check_rows(phase, path, sessions);
@@ -328,11 +342,14 @@ static int run_phase(const char *phase)
         return phase_writer(path);
     if (strcmp(phase, "burst") == 0)
         return run_producers("burst", path, O.n / 5, 0);
-    if (strcmp(phase, "paced") == 0) {
-        long sessions = (long)(O.rate / 5 * O.secs);
+    if (strcmp(phase, "paced") == 0 || strcmp(phase, "slow") == 0) {
+        /* slow: a server's real pace, 100 messages/s, for which the writer commits nearly
+         * every record on its own; its CPU per record is what the daemon pays */
+        long rate = strcmp(phase, "slow") == 0 ? 500 : O.rate;
+        long sessions = (long)(rate / 5 * O.secs);
         /* each thread puts one session (5 records) every `interval` seconds */
-        double interval = O.threads / ((double)O.rate / 5);
-        return run_producers("paced", path, sessions, interval);
+        double interval = O.threads / ((double)rate / 5);
+        return run_producers(phase, path, sessions, interval);
     }
     fprintf(stderr, "recorder_bench: unknown phase %s\n", phase);
     return 2;
@@ -353,7 +370,7 @@ int main(int argc, char **argv)
         case 'p': O.phases = optarg; break;
         default:
             fprintf(stderr, "usage: recorder_bench [-d DIR] [-n RECORDS] [-t THREADS] "
-                            "[-r RECORDS_PER_S] [-s SECONDS] [-p writer,burst,paced]\n");
+                            "[-r RECORDS_PER_S] [-s SECONDS] [-p writer,burst,paced,slow]\n");
             return 2;
         }
     }

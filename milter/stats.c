@@ -362,7 +362,7 @@ static void prom_sample(sqlite3_stmt *st, FILE *out, void *arg, int row)
     fprintf(out, "%s %lld\n", i > 1 ? "}" : "", (long long)sqlite3_column_int64(st, i - 1));
 }
 
-static int write_prometheus(sqlite3 *db, FILE *out, const char *since, long days)
+static int write_prometheus(sqlite3 *db, FILE *out, const char *since, int monotonic)
 {
     static const char *const versions[] = {"tlsguard_sessions_by_version_total", "version", NULL};
     static const char *const ciphers[] = {"tlsguard_sessions_by_cipher_total", "cipher", "bits",
@@ -370,9 +370,10 @@ static int write_prometheus(sqlite3 *db, FILE *out, const char *since, long days
     static const char *const decisions[] = {"tlsguard_decisions_total", "side", "verdict",
                                             "action", NULL};
     static const char *const hits[] = {"tlsguard_policy_hits_total", "rule", "action", NULL};
-    /* Over all records the numbers only grow (until old rows are deleted): counters. Over
-     * the last DAYS days they rise and fall: gauges. */
-    const char *counter = days ? "gauge" : "counter";
+    /* Counters only when the numbers can never fall: over all records with nothing ever
+     * pruned. Over a --since window, or with retention pruning old rows, they fall too, and
+     * Prometheus would read each fall as a counter reset: gauges. */
+    const char *counter = monotonic ? "counter" : "gauge";
     struct totals t = {0};
     int rc = 0;
 
@@ -406,7 +407,7 @@ enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS };
 
 /* Writes the JSON or Prometheus document to stdout if every query succeeded. */
 static int print_machine(sqlite3 *db, enum format fmt, const char *path, const char *since,
-                         long days)
+                         long days, int monotonic)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -420,7 +421,7 @@ static int print_machine(sqlite3 *db, enum format fmt, const char *path, const c
     if (fmt == FORMAT_JSON)
         rc = write_json(db, out, path, since, days);
     else
-        rc = write_prometheus(db, out, since, days);
+        rc = write_prometheus(db, out, since, monotonic);
     if (fclose(out) != 0)
         rc = -1;
     if (rc == 0)
@@ -476,7 +477,8 @@ int cli_stats(int argc, char **argv)
     }
     sqlite3_busy_timeout(db, 5000);
     if (fmt != FORMAT_TEXT) {
-        rc = print_machine(db, fmt, cfg.database, since, days);
+        rc = print_machine(db, fmt, cfg.database, since, days,
+                           days == 0 && cfg.retention_days == 0);
     } else {
         printf("tlsguard statistics from %s (%s)\n", cfg.database,
                days ? since + 1 : "all records");

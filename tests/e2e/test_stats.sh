@@ -84,6 +84,10 @@ expect_stats() {
 # fail/reject. Inserted: TLSv1 with a monitor hit (2 days ago), plaintext without mail (2 days
 # ago), plaintext with one accepted transaction (40 days ago).
 
+# Nothing is ever pruned (retention_days = 0): over all records the Prometheus families are
+# counters. (The default retention is checked further down.)
+write_conf default_action=defer retention_days=0
+
 # --- plain text: the format as before; text from the database shows '?' for unsafe bytes.
 # Ciphers and policy hits are the same with --since 30.
 text_middle=$(cat <<'EOF'
@@ -225,6 +229,14 @@ tlsguard_policy_hits_total{rule="from:bank.example",action="defer"} 1
 tlsguard_policy_hits_total{rule="from:we\"ird\\\nx",action="monitor"} 1
 tlsguard_policy_hits_total{rule="rcpt:legal.example",action="reject"} 1
 EOF
+
+# With retention (the default: 365 days) old rows are pruned and the numbers fall: gauges.
+cp "$E2E/stats.out" "$E2E/stats.counters"
+write_conf default_action=defer
+run_stats --prometheus || fail "--prometheus with retention: exit status $?"
+sed '/^# TYPE/s/ counter$/ gauge/' "$E2E/stats.counters" | diff -u - "$E2E/stats.out" >&2 ||
+    fail "--prometheus with retention_days = 365: not the same values typed gauge"
+pass "--prometheus with retention_days = 365: the same values, typed gauge"
 
 # --- --since 30 leaves out the session 40 days ago, in all three outputs
 expect_stats "text, --since 30" --since 30 <<EOF

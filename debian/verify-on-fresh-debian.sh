@@ -21,6 +21,9 @@
 #   MIRROR=URL   Debian mirror for debootstrap (default: the first one in this host's APT
 #                sources)
 #   KEEP=1       keep the temp dir (chroot included) and print where it is
+#   BOOT=1       also boot the chroot with systemd-nspawn (package systemd-container) and
+#                check the unit under a real systemd: the service starts in the safe mode as
+#                tlsguard without capabilities, Postfix hands it a message, reload and stop work
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -60,6 +63,9 @@ cleanup() {
     for m in "$root/proc" "$root/dev/pts" "$root/dev"; do
         mountpoint -q "$m" 2>/dev/null && umount -l "$m"
     done
+    # A container still running (a check died midway): end its init, then systemd-nspawn.
+    [ -z "${ct_init:-}" ] || kill -KILL "$ct_init" 2>/dev/null || true
+    [ -z "${nspawn_pid:-}" ] || kill "$nspawn_pid" 2>/dev/null || true
     if [ "${KEEP:-}" = 1 ]; then
         echo "kept: $work"
     else
@@ -137,6 +143,66 @@ check "serve started in the safe mode (built-in policy, 0 rules)" \
     grep -q 'policy (built-in) (0 rules)' "$work/serve.log"
 st=$(in_root stat -c '%U:%G' /var/lib/tlsguard/tlsguard.db 2>/dev/null || true)
 check "it created /var/lib/tlsguard/tlsguard.db as tlsguard ($st)" test "$st" = tlsguard:tlsguard
+# Boots the chroot and checks the unit under systemd (BOOT=1). The container gets its own
+# network namespace with only loopback, so nothing it runs reaches the host's ports.
+boot_checks() {
+    local p pid st out
+    say "BOOT=1: systemd, postfix and swaks into the chroot, then boot it with systemd-nspawn"
+    echo 'postfix postfix/main_mailer_type select Local only' | in_root debconf-set-selections
+    echo 'postfix postfix/mailname string tlsguard.test' | in_root debconf-set-selections
+    in_root apt-get install -y -q --no-install-recommends systemd systemd-sysv postfix swaks \
+        sqlite3 iproute2 >"$work/boot-install.log" 2>&1 ||
+        { tail -n 30 "$work/boot-install.log"; die "installing systemd and postfix failed"; }
+    in_root postconf -e inet_protocols=ipv4 inet_interfaces=loopback-only \
+        'smtpd_milters = inet:127.0.0.1:8895' 'milter_default_action = tempfail'
+    rm -f "$root/usr/sbin/policy-rc.d"
+    umount -l "$root/proc"
+    # --keep-unit and --register=no: no systemd or machined needed on the host.
+    systemd-nspawn -q -D "$root" -b --private-network --keep-unit --register=no \
+        --console=pipe >"$work/nspawn.log" 2>&1 &
+    nspawn_pid=$!
+    for _ in $(seq 1 60); do
+        # The container's init: the child of systemd-nspawn that is PID 1 in its namespace.
+        for p in $(pgrep -P "$nspawn_pid" || true); do
+            [ "$(awk '/^NSpid:/ { print $NF }' "/proc/$p/status" 2>/dev/null)" = 1 ] && ct_init=$p
+        done
+        [ -n "$ct_init" ] && nsenter -t "$ct_init" -a systemctl is-system-running --wait >/dev/null 2>&1 &&
+            break
+        sleep 1
+    done
+    [ -n "$ct_init" ] || { cat "$work/nspawn.log"; die "the container did not boot"; }
+    in_ct() { nsenter -t "$ct_init" -a "$@"; }
+    check "booted: tlsguard.service is active" in_ct systemctl is-active -q tlsguard
+    in_ct journalctl -u tlsguard --no-pager -o cat | sed 's/^/    /'
+    check "the service started in the safe mode (built-in policy, 0 rules)" \
+        grep -q 'policy (built-in) (0 rules)' <(in_ct journalctl -u tlsguard --no-pager -o cat)
+    pid=$(in_ct systemctl show -p MainPID --value tlsguard)
+    st=$(in_ct awk '/^(Uid|CapEff|NoNewPrivs|Seccomp):/ { printf "%s%s ", $1, $2 }' "/proc/$pid/status")
+    check "it runs as tlsguard, no capabilities, no_new_privs, seccomp ($st)" \
+        test "$st" = "Uid:$(in_ct id -u tlsguard) CapEff:0000000000000000 NoNewPrivs:1 Seccomp:2 "
+    check "it listens on 127.0.0.1:8895" grep -q 'tlsguard' <(in_ct ss -Hltnp 'sport = 8895')
+    out=$(in_ct swaks --server 127.0.0.1 --to root@localhost --from a@plain.example 2>&1 || true)
+    check "Postfix accepts a message with tlsguard attached" grep -q '250 2.0.0 Ok: queued' <<<"$out"
+    sleep 2
+    check "tlsguard recorded it (messages: a@plain.example accepted)" test \
+        "$(in_ct sqlite3 /var/lib/tlsguard/tlsguard.db \
+           "SELECT outcome FROM messages WHERE mail_from = 'a@plain.example'")" = accepted
+    # ExecReload=/bin/kill: procps, a dependency (minbase has no /bin/kill).
+    check "systemctl reload re-reads the configuration" in_ct systemctl reload tlsguard
+    check "the daemon logged the reload" grep -q '^reload: configuration /etc/tlsguard/tlsguard.conf' \
+        <(in_ct journalctl -u tlsguard --no-pager -o cat)
+    check "systemctl stop: clean exit" in_ct systemctl stop tlsguard
+    check "exit status 0" test "$(in_ct systemctl show -p ExecMainStatus --value tlsguard)" = 0
+    in_ct journalctl -u tlsguard --no-pager -o cat | tail -n 4 | sed 's/^/    /'
+    in_ct systemctl poweroff >/dev/null 2>&1 || true
+    for _ in $(seq 1 30); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 1; done
+    kill "$nspawn_pid" 2>/dev/null || true
+    wait "$nspawn_pid" 2>/dev/null || true
+    nspawn_pid="" ct_init=""
+    mount -t proc proc "$root/proc"
+    printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+}
+[ "${BOOT:-}" != 1 ] || boot_checks
 echo '# edited by the postmaster' >>"$root/etc/tlsguard/tlsguard.conf"
 
 say "apt-get remove tlsguard"

@@ -58,7 +58,7 @@ export TLSGUARD
 
 # --- the sandbox: tests/e2e/lib.sh does the setup and the cleanup; the demo talks instead
 # of printing test results.
-# shellcheck source=../tests/e2e/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../tests/e2e/lib.sh
 . "$repo/tests/e2e/lib.sh"
 info() { :; }
 say "tlsguard demo: a sandbox Postfix with tlsguard attached, on loopback"
@@ -73,9 +73,7 @@ EOF
 sed 's/^/  /' "$POLICY"
 say "  Mail from bank.example must come over TLSv1.2 or better; anything else is deferred"
 say "  (default_action = defer), so the sender retries. Everything else is only recorded."
-write_conf log_level=info
-start_tlsguard
-start_postfix
+start_all log_level=info
 say ""
 say "Postfix listens on 127.0.0.1:$SMTP_PORT, tlsguard on 127.0.0.1:$TG_PORT, database $DB."
 

@@ -45,8 +45,8 @@ pass "demo.sh removed its temp dir $dir"
 left=""
 for p in /proc/[0-9]*; do
     cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-    args=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
-    case "$cwd $args" in *"$dir/"* | *"$dir "*) left="$left${p#/proc/} $args; " ;; esac
+    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    case "$cwd $cmd" in *"$dir/"* | *"$dir "*) left="$left${p#/proc/} $cmd; " ;; esac
 done
 [ -z "$left" ] || fail "demo.sh left processes behind: $left"
 pass "demo.sh left no process behind (tlsguard, Postfix, smtp-sink)"

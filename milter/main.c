@@ -17,7 +17,7 @@ static int usage(FILE *fp)
     fprintf(fp, "usage: tlsguard serve   [-c FILE]\n"
                 "       tlsguard check   [-c FILE]\n"
                 "       tlsguard explain [-c FILE] --from ADDR --rcpt ADDR [options]\n"
-                "       tlsguard stats   [-c FILE] [--since DAYS]\n"
+                "       tlsguard stats   [-c FILE] [--since DAYS] [--json | --prometheus]\n"
                 "       tlsguard probe   [-c FILE] DOMAIN [--port N] [--json]\n"
                 "       tlsguard version\n"
                 "See tlsguard(8).\n");

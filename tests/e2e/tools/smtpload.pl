@@ -7,10 +7,13 @@
 # server answered, so a test can tell which message was accepted (with its queue id), which was
 # deferred (4xx: the sender still has it), which was rejected, and which is in doubt.
 #
-#   smtpload.pl --port PORT [options]
+#   smtpload.pl --port PORT[,PORT...] [options]
 #
 # Messages are numbered; by default FIRST .. FIRST+COUNT-1, or the numbers listed in --only FILE.
 #   --host ADDR          server address (127.0.0.1; loopback only)
+#   --port P1,P2,...     the server's port; with several, sessions take them in turn (one
+#                        Postfix smtpd service spawns its processes one after the other: more
+#                        services start 1,000 sessions sooner)
 #   --count N --first K  the message numbers (100, 1)
 #   --only FILE          send only these numbers (one per line; e.g. the deferred ones, again)
 #   --concurrency C      sessions open at once (10)
@@ -24,10 +27,11 @@
 #   --helo NAME          (load.tlsguard.test)
 #   --timeout S          seconds to wait for any one reply (60)
 #   --deadline S         the whole run stops after S seconds, whatever is left (170)
-#   --hold S             after the last RCPT of its message, each session waits until every
-#                        session has got there (or --hold-wait S passed), then the driver
-#                        prints "held N" to --hold-file (or stderr), keeps them all open S
-#                        seconds more, then sends DATA everywhere
+#   --hold S             after the last RCPT of its message (--hold-at rcpt, the default) or
+#                        after MAIL (--hold-at mail), each session waits until every session
+#                        has got there (or --hold-wait S passed), then the driver prints
+#                        "held N" to --hold-file (or stderr), keeps them all open S seconds
+#                        more, then goes on everywhere (DATA, or RCPT)
 #   --log FILE           the per-message log (stdout)
 #
 # Log: one line per message, tab-separated:
@@ -51,14 +55,17 @@ my %o = (
     host => '127.0.0.1', count => 100, first => 1, concurrency => 10, 'per-session' => 1,
     rate => 0, prefix => 'load', from => 'sender%d@x.example', to => 'rcpt%d@y.example',
     helo => 'load.tlsguard.test', timeout => 60, deadline => 170, hold => 0,
-    'hold-wait' => 60,
+    'hold-wait' => 60, 'hold-at' => 'rcpt',
 );
-GetOptions(\%o, 'host=s', 'port=i', 'count=i', 'first=i', 'only=s', 'concurrency=i',
+GetOptions(\%o, 'host=s', 'port=s', 'count=i', 'first=i', 'only=s', 'concurrency=i',
     'per-session=i', 'rate=f', 'prefix=s', 'from=s', 'to=s', 'helo=s', 'timeout=f',
-    'deadline=f', 'hold=f', 'hold-wait=f', 'hold-file=s', 'log=s')
+    'deadline=f', 'hold=f', 'hold-wait=f', 'hold-at=s', 'hold-file=s', 'log=s')
     or die "usage: smtpload.pl --port PORT [options] (see the file's head)\n";
 die "smtpload.pl: --port is required\n" unless $o{port};
 die "smtpload.pl: loopback only\n" unless $o{host} =~ /^127\./;
+die "smtpload.pl: --hold-at mail or rcpt\n" unless $o{'hold-at'} =~ /^(mail|rcpt)$/;
+my @ports = split /,/, $o{port};
+die "smtpload.pl: bad --port $o{port}\n" if grep { !/^\d+$/ } @ports;
 
 my @todo;
 if ($o{only}) {
@@ -159,7 +166,7 @@ sub open_session {
         return;
     };
     $sock->blocking(0);
-    my $addr = pack_sockaddr_in($o{port}, inet_aton($o{host}));
+    my $addr = pack_sockaddr_in($ports[ $sessions_opened % @ports ], inet_aton($o{host}));
     my $s = { sock => $sock, state => 'connect', in => '', out => '', lines => [],
               msgs => 0, deadline => time + $o{timeout} };
     $s->{msg} = new_message();
@@ -206,6 +213,19 @@ sub send_mail_from {
     send_line($s, "MAIL FROM:<$s->{msg}{from}>");
 }
 
+sub hold {
+    my $s = shift;
+    $s->{state} = 'held';
+    $s->{deadline} = undef;
+    $poll->mask($s->{sock} => POLLIN);
+}
+
+sub send_rcpt {
+    my $s = shift;
+    $s->{state} = 'rcpt';
+    send_line($s, "RCPT TO:<$s->{msg}{to}[0]>");
+}
+
 sub send_data {
     my $s = shift;
     $s->{state} = 'data';
@@ -243,8 +263,11 @@ sub on_reply {
             send_line($s, 'RSET');
             return;
         }
-        $s->{state} = 'rcpt';
-        send_line($s, "RCPT TO:<$m->{to}[0]>");
+        if ($hold_state ne 'off' && $o{'hold-at'} eq 'mail') {
+            hold($s);
+            return;
+        }
+        send_rcpt($s);
     } elsif ($st eq 'rcpt') {
         my $addr = $m->{to}[ $m->{next_rcpt}++ ];
         push @{ $m->{rcpts} }, [ $addr, "$code $text" ];
@@ -262,10 +285,8 @@ sub on_reply {
             send_line($s, 'RSET');
             return;
         }
-        if ($hold_state ne 'off') {
-            $s->{state} = 'held';
-            $s->{deadline} = undef;
-            $poll->mask($s->{sock} => POLLIN);
+        if ($hold_state ne 'off' && $o{'hold-at'} eq 'rcpt') {
+            hold($s);
             return;
         }
         send_data($s);
@@ -363,6 +384,7 @@ if ($o{'hold-file'}) {
     $hold_out = \*STDERR;
 }
 
+my $next_scan = 0;
 while (1) {
     my $now = time;
     if ($now - $t_start > $o{deadline}) {
@@ -373,7 +395,11 @@ while (1) {
     while (keys(%sess) < $o{concurrency} && may_start()) {
         open_session();
     }
-    for my $s (values %sess) {
+    # The scans over every session, at most every 50 ms (not at each poll() return: with
+    # 1,000 sessions that would be most of this process's work).
+    my $scan = $now >= $next_scan;
+    $next_scan = $now + 0.05 if $scan;
+    for my $s ($scan ? values %sess : ()) {
         if ($s->{state} eq 'idle' && !@todo) {
             $s->{state} = 'quit';
             send_line($s, 'QUIT');
@@ -383,7 +409,7 @@ while (1) {
             close_session($s, "no reply within $o{timeout} s");
         }
     }
-    if ($hold_state eq 'gathering') {
+    if ($hold_state eq 'gathering' && $scan) {
         my $held = grep { $_->{state} eq 'held' } values %sess;
         my $busy = grep { $_->{msg} && $_->{state} ne 'held' } values %sess;
         $hold_since //= $now;
@@ -396,7 +422,10 @@ while (1) {
     } elsif ($hold_state eq 'holding' && $now >= $hold_until) {
         $hold_state = 'off';
         printf $hold_out "released at %.3f\n", $now;
-        for my $s (values %sess) { send_data($s) if $s->{state} eq 'held' }
+        for my $s (values %sess) {
+            next unless $s->{state} eq 'held';
+            if ($o{'hold-at'} eq 'mail') { send_rcpt($s) } else { send_data($s) }
+        }
     }
     last if !%sess && !@todo;
     my $ready = $poll->poll(0.05);

@@ -33,8 +33,8 @@ if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK:-0}" != 0 ]; then
     : "${BENCH_IDLE:=200}" "${BENCH_RECORDER_RECORDS:=100000}" "${BENCH_RECORDER_SECS:=2}"
 fi
 ROUNDS=${BENCH_ROUNDS:-3}
-PLAIN_MSGS=${BENCH_PLAIN_MSGS:-2000}  # messages per plaintext run
-TLS_MSGS=${BENCH_TLS_MSGS:-1000}      # messages per STARTTLS run
+PLAIN_MSGS=${BENCH_PLAIN_MSGS:-1000}  # messages per plaintext run
+TLS_MSGS=${BENCH_TLS_MSGS:-400}       # messages per STARTTLS run
 CONCS=${BENCH_CONC:-20 200}           # concurrent sessions
 CONFIGS=${BENCH_CONFIGS:-A B C D}
 LOADS=${BENCH_LOADS:-plain tls}
@@ -44,7 +44,7 @@ BODY=${BENCH_BODY:-1024}              # message body bytes
 RUN_LIMIT=${BENCH_RUN_LIMIT:-180}     # seconds one load may take at most
 RULES=${BENCH_RULES:-1000}            # rules in D's policy (about)
 TG_LOG_LEVEL=${BENCH_LOG_LEVEL:-info} # tlsguard's log_level (log = stderr, to a file)
-RECORDER_RECORDS=${BENCH_RECORDER_RECORDS:-500000}
+RECORDER_RECORDS=${BENCH_RECORDER_RECORDS:-200000}
 RECORDER_SECS=${BENCH_RECORDER_SECS:-5}
 PROFILE=${BENCH_PROFILE:-0}           # 1: perf-record the milters under one more load of each kind
 PROFILE_CONFIGS=${BENCH_PROFILE_CONFIGS:-B C D}
@@ -101,7 +101,7 @@ bench_cleanup() {
     if [ -n "$E2E" ] && [ -n "$OUT" ]; then
         mkdir -p "$OUT"
         cp "$E2E"/results.tsv "$E2E"/summary.txt "$E2E"/bench.log "$E2E"/tlsguard-*.log \
-            "$E2E"/policy-D "$E2E"/profile-*.txt "$E2E"/recorder.log "$OUT"/ 2>/dev/null
+            "$E2E"/policy-D "$E2E"/profile-*.txt "$E2E"/syscalls-*.txt "$E2E"/recorder.log "$E2E"/idle.log "$OUT"/ 2>/dev/null
         cp "$E2E/postfix/maillog" "$OUT/postfix-maillog" 2>/dev/null
     fi
     if [ -n "$E2E" ] && [ -z "${BENCH_KEEP:-}" ]; then
@@ -334,7 +334,7 @@ measure() {
     # round load conc config messages seconds rate milter_cpu_s machine_busy_pct
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$load" "$conc" "$cfg" "$n" "$secs" \
         "$rate" "$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / t }')" \
-        "$(awk -v a="$b0" -v b="$b1" -v c="$t0" -v d="$t1" 'BEGIN { printf "%.0f", d > c ? 100 * (b - a) / (d - c) : 0 }')" \
+        "$(awk -v a="$b0" -v b="$b1" -v c="$t0" -v d="$t1" 'BEGIN { printf "%.0f", (d > c ? 100 * (b - a) / (d - c) : 0) }')" \
         >>"$E2E/results.tsv"
     printf '  round %s  %-5s %3s  %s  %5d msgs  %7.2f s  %7.1f msg/s\n' "$round" "$load" "$conc" \
         "$cfg" "$n" "$secs" "$rate"
@@ -424,9 +424,9 @@ idle_sessions() {
     [ "$n" -gt 0 ] || return 0
     wait_queue_empty
     before=$(vm_kib "$pid" VmRSS)
-    "$TLSLOAD" -I -p "${PORT[$cfg]}" -c "$n" -T 120 >"$E2E/idle.log" 2>&1 &
+    "$TLSLOAD" -I -p "${PORT[$cfg]}" -c "$n" -T 300 >"$E2E/idle.log" 2>&1 &
     IDLE_PID=$!
-    local end=$((SECONDS + 130))
+    local end=$((SECONDS + 310))
     while [ "$SECONDS" -lt "$end" ] && ! grep -q 'idle established' "$E2E/idle.log"; do
         kill -0 "$IDLE_PID" 2>/dev/null || break
         sleep 0.5
@@ -495,13 +495,45 @@ profile_milters() {
                     "$cfg" "$load" "$PROFILE_CONC" "$msgs" "$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" 'BEGIN { print (b - a) / t }')"
                 printf '\n## by shared object\n'
                 perf_top "$E2E/perf.data" dso 15
-                printf '\n## by thread\n'
-                perf_top "$E2E/perf.data" pid 12
+                printf '\n## by thread (the busiest), and by object within each thread\n'
+                perf_top "$E2E/perf.data" pid,dso 16
                 printf '\n## by symbol (self)\n'
                 perf_top "$E2E/perf.data" dso,sym 40
             } >"$f"
             say "profile of the $cfg milter under $load/$PROFILE_CONC: $f"
         done
+    done
+}
+
+# System calls of each profiled milter per message (strace -c -f), under a short plaintext run
+# at $PROFILE_CONC sessions: how many wake-ups (poll, read, write, futex) and thread creations
+# (clone3) a message costs. strace slows the milter down; only the counts matter.
+syscalls_milters() {
+    command -v strace >/dev/null || { say "strace not installed: no system call counts"; return 0; }
+    local cfg pid n=300 f
+    for cfg in $PROFILE_CONFIGS; do
+        pid=$(milter_pid "$cfg")
+        [ -n "$pid" ] || continue
+        f=$E2E/syscalls-$cfg.txt
+        wait_queue_empty
+        strace -f -c -p "$pid" -o "$E2E/strace.out" >/dev/null 2>&1 &
+        PERF_PID=$!
+        sleep 1
+        run_load plain "$PROFILE_CONC" "$cfg" "$n" >/dev/null
+        sleep 0.5
+        kill -INT "$PERF_PID"
+        wait "$PERF_PID" 2>/dev/null || true
+        PERF_PID=""
+        {
+            printf '# strace -c -f -p <%s milter>, plain/%s, %s messages: calls per message\n' \
+                "$cfg" "$PROFILE_CONC" "$n"
+            awk -v n="$n" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {
+                    calls = $4; name = $NF
+                    printf "%-16s %8.2f\n", name, calls / n; total += calls
+                }
+                END { printf "%-16s %8.2f\n", "total", total / n }' "$E2E/strace.out" | sort -k2 -rn | head -n 16
+        } >"$f"
+        say "system calls of the $cfg milter per message: $f"
     done
 }
 
@@ -548,7 +580,7 @@ main() {
     echo
     summarize | tee "$E2E/summary.txt"
     idle_sessions
-    [ "$PROFILE" != 1 ] || profile_milters
+    [ "$PROFILE" != 1 ] || { profile_milters; syscalls_milters; }
     [ "$RECORDER" = 0 ] || recorder_bench
     cat "$E2E/results.tsv.head" "$E2E/results.tsv" >"$E2E/results.tsv.new" &&
         mv "$E2E/results.tsv.new" "$E2E/results.tsv"

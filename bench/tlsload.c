@@ -13,8 +13,9 @@
  * "messages" counts messages the server accepted (250 after the final dot); "rate" is
  * messages/seconds, seconds from the start to the last session's end.
  *
- * Idle mode (-I): C threads each open a session, read the banner, send EHLO and then idle.
- * Once all are established it prints "tlsload: idle established=N failed=F" and waits for
+ * Idle mode (-I): C threads each open a session, read the banner, send EHLO and then idle;
+ * they are started 50 at a time, each 50 once the previous ones are established. Once all are
+ * established it prints "tlsload: idle established=N failed=F" and waits for
  * SIGTERM/SIGINT (or -T seconds), then every session sends QUIT.
  *
  * Envelope variety, so that a policy's rules are hit in many places:
@@ -48,6 +49,7 @@
 
 #define LINE_MAX_ 1024
 #define ERRORS_SHOWN 5
+#define IDLE_STEP 50 /* idle mode: sessions opened at a time */
 
 static struct {
     const char *host;
@@ -447,15 +449,21 @@ static int run_idle(pthread_attr_t *attr)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the workers */
-    for (int i = 0; i < O.conc; i++)
+    /* In steps of IDLE_STEP sessions, each step once the previous one has its banners and
+     * EHLO replies: the MTA forks one smtpd per session, and a thousand at once on a small
+     * machine would leave many waiting longer than the socket timeout for their banner. */
+    for (int i = 0; i < O.conc; i++) {
         if (pthread_create(&t[i], attr, idle_worker, (void *)(intptr_t)i) != 0) {
             fprintf(stderr, "tlsload: cannot create thread %d\n", i);
             exit(1);
         }
-    while (atomic_load(&established) + atomic_load(&idle_failed) < O.conc &&
-           now() < t_deadline) {
-        struct timespec tick = {0, 20 * 1000000L};
-        nanosleep(&tick, NULL);
+        if ((i + 1) % IDLE_STEP != 0 && i + 1 != O.conc)
+            continue;
+        while (atomic_load(&established) + atomic_load(&idle_failed) < i + 1 &&
+               now() < t_deadline) {
+            struct timespec tick = {0, 20 * 1000000L};
+            nanosleep(&tick, NULL);
+        }
     }
     printf("tlsload: idle established=%ld failed=%ld seconds=%.3f\n", atomic_load(&established),
            atomic_load(&idle_failed), now() - t_start);

@@ -20,6 +20,7 @@ packages=(
     sqlite3 postfix swaks openssl ca-certificates
     libnet-ssleay-perl libio-socket-ssl-perl valgrind
     nsd ldnsutils dns-root-data faketime
+    clang libclang-rt-14-dev systemd
 )
 
 echo "== installing packages"
@@ -75,7 +76,8 @@ build_and_test() {
         return 1
     fi
     echo "== $dir: tests"
-    if ! (cd "$repo/$dir" && env "${env[@]}" ctest --output-on-failure); then
+    # shellcheck disable=SC2086 # CTEST_ARGS is a list of words
+    if ! (cd "$repo/$dir" && env "${env[@]}" ctest --output-on-failure ${CTEST_ARGS:-}); then
         echo "== $dir: tests FAILED"
         return 1
     fi
@@ -87,9 +89,15 @@ build_and_test build-asan \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTLSGUARD_SANITIZE=ON || status=1
+# The fuzz targets, each for a bounded time (TLSGUARD_FUZZ_SECONDS), and their corpora; not
+# the end-to-end tests, which would run against the fuzzer-instrumented daemon.
+CTEST_ARGS="-L fuzz -j $jobs" build_and_test build-fuzz \
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DTLSGUARD_FUZZ=ON || status=1
 
 if [ "$status" = 0 ]; then
-    echo "== all tests passed (build/ and build-asan/)"
+    echo "== all tests passed (build/, build-asan/ and build-fuzz/)"
 else
     echo "== FAILED"
 fi

@@ -35,12 +35,14 @@
 #   --log FILE           the per-message log (stdout)
 #
 # Log: one line per message, tab-separated:
-#   N STATUS STAGE CODE QUEUEID T0 T1 RCPTS TEXT
+#   N STATUS STAGE CODE QUEUEID T0 T1 RCPTS TEXT SESSION TS
 # STATUS: accepted (250 to the final dot), deferred (a 4xx), rejected (a 5xx), error (the
 # connection failed or went silent; STAGE "dot" means the message is in doubt), notsent (the
 # deadline came first). STAGE: the command whose reply decided (connect banner ehlo mail rcpt
 # data dot). T0/T1: epoch seconds of the first command and of the deciding reply. RCPTS:
 # "addr=reply;addr=reply" (every RCPT's reply, code and text). TEXT: the deciding reply.
+# SESSION: the session's number (1, 2, ... in the order they were opened); TS: epoch seconds
+# when it connected.
 # A summary goes to stderr: counts per status and the duration. Exit status 0 unless the
 # arguments are wrong.
 use strict;
@@ -109,8 +111,9 @@ sub record {
     $text = '' unless defined $text;
     $text =~ s/[\t\r\n]+/ /g;
     $rcpts =~ s/[\t\r\n]+/ /g;
-    printf $log "%d\t%s\t%s\t%s\t%s\t%.3f\t%.3f\t%s\t%s\n", $m->{n}, $status, $stage,
-        $code // '-', $m->{qid} // '-', $m->{t0} // time, time, $rcpts || '-', $text;
+    printf $log "%d\t%s\t%s\t%s\t%s\t%.3f\t%.3f\t%s\t%s\t%d\t%.3f\n", $m->{n}, $status,
+        $stage, $code // '-', $m->{qid} // '-', $m->{t0} // time, time, $rcpts || '-', $text,
+        $m->{session} // 0, $m->{session_t0} // 0;
 }
 
 sub status_of {
@@ -172,6 +175,9 @@ sub open_session {
     $s->{msg} = new_message();
     $s->{msgs} = 1;
     $sessions_opened++;
+    $s->{id} = $sessions_opened;
+    $s->{t0} = time;
+    @{ $s->{msg} }{qw(session session_t0)} = ($s->{id}, $s->{t0});
     if (!connect($sock, $addr) && $! != EINPROGRESS) {
         record($s->{msg}, 'error', 'connect', '-', "connect: $!");
         close $sock;
@@ -202,6 +208,7 @@ sub next_message_or_quit {
 sub begin_message {
     my $s = shift;
     $s->{msg} = new_message();
+    @{ $s->{msg} }{qw(session session_t0)} = ($s->{id}, $s->{t0});
     $s->{msgs}++;
     send_mail_from($s);
 }

@@ -114,14 +114,6 @@ static int refuses(const policy_decision *d)
     return d->action == POLICY_ACTION_REJECT || d->action == POLICY_ACTION_DEFER;
 }
 
-static void add_rule(char *rules, size_t size, const policy_decision *d)
-{
-    size_t len = strlen(rules);
-
-    if (d->rule_text[0] && !strstr(rules, d->rule_text))
-        snprintf(rules + len, size - len, "%s%s", len ? "," : "", d->rule_text);
-}
-
 /* The same DNS facts the daemon would use, from the live resolver configured in FILE. */
 static void explain_dane(const tlsg_config *cfg, const policy *pol, const policy_opts *opts,
                          policy_facts *f, const char *domain, policy_decision *d)
@@ -209,7 +201,7 @@ int cli_explain(int argc, char **argv)
     print_decision("sender", &d);
     verdict = d.verdict;
     tag = d.action == POLICY_ACTION_TAG;
-    add_rule(rules, sizeof rules, &d);
+    policy_rules_add(rules, sizeof rules, d.rule_text);
     if (refuses(&d)) {
         printf("result: MAIL FROM refused; no recipient is evaluated\n");
         snapshot_release(s);
@@ -229,7 +221,7 @@ int cli_explain(int argc, char **argv)
             accepted++;
             tag |= d.action == POLICY_ACTION_TAG;
             verdict = policy_verdict_combine(verdict, d.verdict);
-            add_rule(rules, sizeof rules, &d);
+            policy_rules_add(rules, sizeof rules, d.rule_text);
         }
     }
     if (!accepted) {

@@ -291,12 +291,8 @@ static int refuses(const policy_decision *d)
 /* Notes an accepted decision for the header and the end-of-message actions. */
 static void note_accepted(msg_state *m, const policy_decision *d)
 {
-    size_t len = strlen(m->rules);
-
     m->verdict = policy_verdict_combine(m->verdict, d->verdict);
-    if (d->rule_text[0] && !strstr(m->rules, d->rule_text) &&
-        len + strlen(d->rule_text) + 2 < sizeof m->rules)
-        snprintf(m->rules + len, sizeof m->rules - len, "%s%s", len ? "," : "", d->rule_text);
+    policy_rules_add(m->rules, sizeof m->rules, d->rule_text);
     if (d->action == POLICY_ACTION_TAG)
         m->tag = 1;
     if (d->action == POLICY_ACTION_QUARANTINE && !m->quarantine) {

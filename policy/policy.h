@@ -162,6 +162,10 @@ void policy_eval_rcpt(const policy *p, const policy_opts *opts, const policy_fac
 /* Combines verdicts for the X-TLS-Policy header: fail beats pass beats none. */
 policy_verdict policy_verdict_combine(policy_verdict a, policy_verdict b);
 
+/* Adds `rule` to the comma-separated list `rules` (for the header's rule=) unless it is
+ * already an element of it. A rule that does not fit whole is left out. */
+void policy_rules_add(char *rules, size_t size, const char *rule);
+
 /* The X-TLS-Policy header value, e.g.
  * "pass tls=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 bits=256 rule=from:bank.example" or
  * "none tls=none rule=-". `rules` is a comma-separated list of rule texts or NULL/"". */

@@ -270,6 +270,25 @@ void policy_eval_rcpt(const policy *p, const policy_opts *opts, const policy_fac
     decide(r, opts, f, subject, dom, out);
 }
 
+void policy_rules_add(char *rules, size_t size, const char *rule)
+{
+    size_t len = strlen(rules), n = rule ? strlen(rule) : 0;
+
+    if (!n)
+        return;
+    for (const char *p = rules; *p;) {
+        const char *end = strchr(p, ',');
+        size_t elen = end ? (size_t)(end - p) : strlen(p);
+
+        if (elen == n && memcmp(p, rule, n) == 0)
+            return;
+        p += elen + (end ? 1 : 0);
+    }
+    if (len + (len ? 1 : 0) + n + 1 > size)
+        return;
+    snprintf(rules + len, size - len, "%s%s", len ? "," : "", rule);
+}
+
 policy_verdict policy_verdict_combine(policy_verdict a, policy_verdict b)
 {
     if (a == POLICY_VERDICT_FAIL || b == POLICY_VERDICT_FAIL)

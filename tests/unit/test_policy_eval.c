@@ -663,6 +663,35 @@ static void test_header(void)
     }
 }
 
+/* The rule= list: each rule once, compared as a whole element, never cut in half. */
+static const struct {
+    const char *name, *before, *rule;
+    size_t size;
+    const char *want;
+} rules_rows[] = {
+    {"first rule", "", "from:bank.example", 64, "from:bank.example"},
+    {"second rule", "from:bank.example", "rcpt:x.example", 64, "from:bank.example,rcpt:x.example"},
+    {"already there", "from:bank.example,rcpt:x.example", "rcpt:x.example", 64,
+     "from:bank.example,rcpt:x.example"},
+    {"substring of another rule is still added", "rcpt:ba.example", "rcpt:a.example", 64,
+     "rcpt:ba.example,rcpt:a.example"},
+    {"longer rule containing an existing one", "rcpt:a.example", "rcpt:.a.example", 64,
+     "rcpt:a.example,rcpt:.a.example"},
+    {"empty rule ignored", "*", "", 64, "*"},
+    {"does not fit whole: left out", "*", "rcpt:x.example", 10, "*"},
+    {"fits exactly", "*", "rcpt:x", 9, "*,rcpt:x"},
+};
+
+static void test_rules_add(void)
+{
+    for (size_t i = 0; i < sizeof(rules_rows) / sizeof(rules_rows[0]); i++) {
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%s", rules_rows[i].before);
+        policy_rules_add(buf, rules_rows[i].size, rules_rows[i].rule);
+        unit_str(rules_rows[i].name, "rules", buf, rules_rows[i].want);
+    }
+}
+
 static void test_names_and_combine(void)
 {
     static const policy_verdict vs[] = {V_NONE, V_PASS, V_FAIL};
@@ -713,6 +742,7 @@ int main(void)
     test_hostile_and_null(pols[0]);
     test_many_rules();
     test_header();
+    test_rules_add();
     test_names_and_combine();
     for (size_t i = 0; i < NPOLICIES; i++)
         policy_free(pols[i]);

@@ -127,6 +127,10 @@ write_conf on_db_error=tempfail
 start_tlsguard
 load tf-before --count 1 --first 1 --prefix tf-before --from before%d@t.example
 sql_is "SELECT count(*) FROM messages WHERE mail_from = 'before1@t.example'" 1 "tempfail: writable, recorded"
+# The close of that session is a record too: if it were still queued when the disk fills,
+# the writer would fail on it before the next MAIL and that MAIL would already be deferred.
+sql_is "SELECT count(*) FROM sessions WHERE ended_at IS NULL" 0 \
+    "tempfail: every session closed and written before the disk fills"
 from=$(log_lines)
 fill
 # Until the writer has tried and failed, tlsguard cannot know: this one is accepted, and its

@@ -95,7 +95,8 @@ __attribute__((format(printf, 2, 3))) static void perr(parser *ps, const char *f
 static const char *const level_names[] = {"none", "may", "encrypt", "verify", "dane", "dane-only"};
 static const char *const action_names[] = {"default", "accept",     "reject", "defer",
                                            "tag",     "quarantine", "monitor"};
-static const char *const verdict_names[] = {"none", "pass", "fail"};
+static const char *const verdict_names[] = {"none", "pass", "fail", "downgrade",
+                                            "auth-plaintext"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

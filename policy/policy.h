@@ -65,9 +65,11 @@ typedef enum policy_action {
 } policy_action;
 
 typedef enum policy_verdict {
-    POLICY_VERDICT_NONE = 0, /* no rule matched, or level none */
-    POLICY_VERDICT_PASS,     /* a requirement was checked and met */
-    POLICY_VERDICT_FAIL      /* a requirement (or, at level may, a floor) was not met */
+    POLICY_VERDICT_NONE = 0,      /* no rule matched, or level none */
+    POLICY_VERDICT_PASS,          /* a requirement was checked and met */
+    POLICY_VERDICT_FAIL,          /* a requirement (or, at level may, a floor) was not met */
+    POLICY_VERDICT_DOWNGRADE,     /* a peer that used TLS came without it, or with less */
+    POLICY_VERDICT_AUTH_PLAINTEXT /* SMTP AUTH in a session without TLS */
 } policy_verdict;
 
 typedef enum policy_selector_kind {
@@ -159,8 +161,15 @@ void policy_eval_sender(const policy *p, const policy_opts *opts, const policy_f
 void policy_eval_rcpt(const policy *p, const policy_opts *opts, const policy_facts *facts,
                       const char *rcpt_domain, policy_decision *out);
 
-/* Combines verdicts for the X-TLS-Policy header: fail beats pass beats none. */
+/* Combines verdicts for the X-TLS-Policy header: fail beats downgrade beats auth-plaintext
+ * beats pass beats none. */
 policy_verdict policy_verdict_combine(policy_verdict a, policy_verdict b);
+
+/* Of two decisions about the same message, the one whose action weighs more: reject, then
+ * defer, quarantine, tag, monitor, accept. On a tie `a` wins, so callers pass decisions in
+ * order of precedence (the matched rule's own, then downgrade, then auth-plaintext). */
+const policy_decision *policy_decision_stronger(const policy_decision *a,
+                                                const policy_decision *b);
 
 /* Adds `rule` to the comma-separated list `rules` (for the header's rule=) unless it is
  * already an element of it. A rule that does not fit whole is left out. */

@@ -289,13 +289,51 @@ void policy_rules_add(char *rules, size_t size, const char *rule)
     snprintf(rules + len, size - len, "%s%s", len ? "," : "", rule);
 }
 
+/* Weight of a verdict in policy_verdict_combine(). */
+static int verdict_weight(policy_verdict v)
+{
+    switch (v) {
+    case POLICY_VERDICT_FAIL:
+        return 4;
+    case POLICY_VERDICT_DOWNGRADE:
+        return 3;
+    case POLICY_VERDICT_AUTH_PLAINTEXT:
+        return 2;
+    case POLICY_VERDICT_PASS:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 policy_verdict policy_verdict_combine(policy_verdict a, policy_verdict b)
 {
-    if (a == POLICY_VERDICT_FAIL || b == POLICY_VERDICT_FAIL)
-        return POLICY_VERDICT_FAIL;
-    if (a == POLICY_VERDICT_PASS || b == POLICY_VERDICT_PASS)
-        return POLICY_VERDICT_PASS;
-    return POLICY_VERDICT_NONE;
+    return verdict_weight(b) > verdict_weight(a) ? b : a;
+}
+
+/* Weight of an action in policy_decision_stronger(). */
+static int action_weight(policy_action a)
+{
+    switch (a) {
+    case POLICY_ACTION_REJECT:
+        return 5;
+    case POLICY_ACTION_DEFER:
+        return 4;
+    case POLICY_ACTION_QUARANTINE:
+        return 3;
+    case POLICY_ACTION_TAG:
+        return 2;
+    case POLICY_ACTION_MONITOR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+const policy_decision *policy_decision_stronger(const policy_decision *a,
+                                                const policy_decision *b)
+{
+    return action_weight(b->action) > action_weight(a->action) ? b : a;
 }
 
 /* A header token: printable ASCII without spaces, so that key=value fields stay parseable. */

@@ -694,14 +694,36 @@ static void test_rules_add(void)
 
 static void test_names_and_combine(void)
 {
-    static const policy_verdict vs[] = {V_NONE, V_PASS, V_FAIL};
-    static const policy_verdict want[3][3] = {
-        {V_NONE, V_PASS, V_FAIL}, {V_PASS, V_PASS, V_FAIL}, {V_FAIL, V_FAIL, V_FAIL}};
+    static const policy_verdict vs[] = {V_NONE, V_PASS, V_FAIL, POLICY_VERDICT_DOWNGRADE,
+                                        POLICY_VERDICT_AUTH_PLAINTEXT};
+    static const policy_verdict want[5][5] = {
+        {V_NONE, V_PASS, V_FAIL, POLICY_VERDICT_DOWNGRADE, POLICY_VERDICT_AUTH_PLAINTEXT},
+        {V_PASS, V_PASS, V_FAIL, POLICY_VERDICT_DOWNGRADE, POLICY_VERDICT_AUTH_PLAINTEXT},
+        {V_FAIL, V_FAIL, V_FAIL, V_FAIL, V_FAIL},
+        {POLICY_VERDICT_DOWNGRADE, POLICY_VERDICT_DOWNGRADE, V_FAIL, POLICY_VERDICT_DOWNGRADE,
+         POLICY_VERDICT_DOWNGRADE},
+        {POLICY_VERDICT_AUTH_PLAINTEXT, POLICY_VERDICT_AUTH_PLAINTEXT, V_FAIL,
+         POLICY_VERDICT_DOWNGRADE, POLICY_VERDICT_AUTH_PLAINTEXT}};
     static const char *const actions[] = {"default", "accept", "reject", "defer", "tag", "quarantine", "monitor"};
+    /* Weight order of policy_decision_stronger(), weakest first. */
+    static const policy_action by_weight[] = {POLICY_ACTION_ACCEPT, POLICY_ACTION_MONITOR,
+                                              POLICY_ACTION_TAG, POLICY_ACTION_QUARANTINE,
+                                              POLICY_ACTION_DEFER, POLICY_ACTION_REJECT};
+    policy_decision da, db;
     policy_action a;
 
-    for (size_t i = 0; i < 3; i++)
-        for (size_t j = 0; j < 3; j++)
+    for (size_t i = 0; i < 6; i++)
+        for (size_t j = 0; j < 6; j++) {
+            da.action = by_weight[i];
+            db.action = by_weight[j];
+            unit_int(policy_action_name(by_weight[i]), policy_action_name(by_weight[j]),
+                     policy_decision_stronger(&da, &db) == &db, j > i);
+        }
+    unit_str("verdicts", "downgrade", policy_verdict_name(POLICY_VERDICT_DOWNGRADE), "downgrade");
+    unit_str("verdicts", "auth-plaintext", policy_verdict_name(POLICY_VERDICT_AUTH_PLAINTEXT),
+             "auth-plaintext");
+    for (size_t i = 0; i < 5; i++)
+        for (size_t j = 0; j < 5; j++)
             unit_int(policy_verdict_name(vs[i]), policy_verdict_name(vs[j]), policy_verdict_combine(vs[i], vs[j]),
                      want[i][j]);
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {

@@ -113,9 +113,24 @@ static void set_err(char *err, size_t errsize, const char *msg)
     }
 }
 
+/* One context for every expansion, made once and never changed afterwards: SSL_CTX_new()
+ * costs far more than a whole expansion (OpenSSL 3 fetches every algorithm from its
+ * providers), and a policy reload or the fuzzer expands many strings. Each expansion sets
+ * its string on an SSL of its own, which copies the context's settings, so "@SECLEVEL=n" in
+ * one string cannot leak into another, and SSL_new() on a shared context is thread-safe. */
+static SSL_CTX *template_ctx;
+static pthread_once_t template_once = PTHREAD_ONCE_INIT;
+
+static void template_build(void)
+{
+    template_ctx = SSL_CTX_new(TLS_method());
+    if (!template_ctx)
+        ERR_clear_error();
+}
+
 cipher_set *cipher_set_new(const char *spec, char *err, size_t errsize)
 {
-    SSL_CTX *ctx;
+    SSL *ssl;
     STACK_OF(SSL_CIPHER) *sk;
     cipher_set *set;
     int n;
@@ -125,21 +140,21 @@ cipher_set *cipher_set_new(const char *spec, char *err, size_t errsize)
         set_err(err, errsize, "empty cipher string");
         return NULL;
     }
-    /* A fresh context per string: "@SECLEVEL=n" in one string must not leak into another. */
-    ctx = SSL_CTX_new(TLS_method());
-    if (!ctx) {
+    pthread_once(&template_once, template_build);
+    ssl = template_ctx ? SSL_new(template_ctx) : NULL;
+    if (!ssl) {
         ERR_clear_error();
         set_err(err, errsize, "OpenSSL could not create a context");
         return NULL;
     }
-    if (SSL_CTX_set_cipher_list(ctx, spec) != 1) {
+    if (SSL_set_cipher_list(ssl, spec) != 1) {
         const char *why = ERR_reason_error_string(ERR_peek_last_error());
         set_err(err, errsize, why ? why : "rejected by OpenSSL");
         ERR_clear_error();
-        SSL_CTX_free(ctx);
+        SSL_free(ssl);
         return NULL;
     }
-    sk = SSL_CTX_get_ciphers(ctx);
+    sk = SSL_get_ciphers(ssl);
     n = sk ? sk_SSL_CIPHER_num(sk) : 0;
     set = xcalloc(1, sizeof(*set));
     set->names = xcalloc(n > 0 ? (size_t)n : 1, sizeof(*set->names));
@@ -150,7 +165,7 @@ cipher_set *cipher_set_new(const char *spec, char *err, size_t errsize)
         if (!is_tls13_cipher(c))
             set->names[set->n++] = xstrdup(SSL_CIPHER_get_name(c));
     }
-    SSL_CTX_free(ctx);
+    SSL_free(ssl);
     qsort(set->names, set->n, sizeof(*set->names), cmp_strp);
     return set;
 }

@@ -19,12 +19,25 @@
 #
 # Everything lives in one temp dir that is removed on exit (KEEP_E2E=1 keeps it), and every
 # process started here is stopped on exit. Tests run as root: Postfix needs it.
+#
+# TLSGUARD_VALGRIND=1 runs every tlsguard the test starts through $TLSGUARD (the daemon and the
+# commands) under valgrind memcheck; a memcheck error or a definite leak fails the test (exit
+# status 99, and the check of the memcheck logs at the end). The harness's waits are then
+# E2E_TIME_FACTOR times as long (TLSGUARD_VALGRIND_FACTOR, default 5; 1 without valgrind); a
+# test's own waits use e2e_secs.
 
 set -euo pipefail
 
 E2E_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$E2E_LIB_DIR/../.." && pwd)
 TLSGUARD=${TLSGUARD:-$REPO/build/milter/tlsguard}
+TLSGUARD_REAL=$TLSGUARD # the binary itself, also when $TLSGUARD is the valgrind wrapper
+E2E_VALGRIND=""
+E2E_TIME_FACTOR=1
+if [ "${TLSGUARD_VALGRIND:-0}" = 1 ]; then
+    E2E_VALGRIND=1
+    E2E_TIME_FACTOR=${TLSGUARD_VALGRIND_FACTOR:-5}
+fi
 SWAKS=${SWAKS:-swaks}
 
 E2E=""              # the temp dir
@@ -54,6 +67,11 @@ fail() {
 
 info() {
     printf '#    %s\n' "$*"
+}
+
+# e2e_secs SECONDS: a wait of a test, scaled for slow runs (valgrind): SECONDS * E2E_TIME_FACTOR.
+e2e_secs() {
+    echo $(($1 * E2E_TIME_FACTOR))
 }
 
 dump_logs() {
@@ -88,6 +106,7 @@ e2e_init() {
     PFDIR=$E2E/postfix
     SINKDIR=$E2E/sink
     : >"$POLICY"
+    [ -z "$E2E_VALGRIND" ] || valgrind_wrap
     info "temp dir $E2E; tlsguard 127.0.0.1:$TG_PORT postfix 127.0.0.1:$SMTP_PORT sink 127.0.0.1:$SINK_PORT"
 }
 
@@ -107,6 +126,7 @@ e2e_cleanup() {
         printf 'FAIL sanitizer report in the tlsguard log\n' >&2
         rc=1
     fi
+    [ -z "$E2E_VALGRIND" ] || valgrind_check || rc=1
     if [ "$rc" != 0 ] && [ "$E2E_FAILED" = 0 ]; then
         E2E_FAILED=2
     fi
@@ -157,6 +177,41 @@ free_port() {
     done
 }
 
+# valgrind_wrap: $TLSGUARD becomes a script that runs the binary under memcheck, one log per
+# process in $E2E/memcheck.PID.log. Valgrind runs the program in its own process (exec), so
+# $! and signals reach tlsguard as without it.
+valgrind_wrap() {
+    command -v valgrind >/dev/null || fail "TLSGUARD_VALGRIND=1 but valgrind is not installed"
+    case "$TLSGUARD_REAL" in
+    *asan*) fail "TLSGUARD_VALGRIND=1: valgrind does not run sanitizer builds ($TLSGUARD_REAL)" ;;
+    esac
+    TLSGUARD=$E2E/tlsguard-memcheck
+    cat >"$TLSGUARD" <<EOF
+#!/bin/sh
+exec valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \\
+    --errors-for-leak-kinds=definite --num-callers=30 --log-file=$E2E/memcheck.%p.log \\
+    "$TLSGUARD_REAL" "\$@"
+EOF
+    chmod 755 "$TLSGUARD"
+}
+
+# valgrind_check: every memcheck log that has a summary says 0 errors (definite leaks count as
+# errors). A process killed with SIGKILL leaves a log without a summary: nothing to check.
+valgrind_check() {
+    local f bad=0 n=0
+    for f in "$E2E"/memcheck.*.log; do
+        [ -f "$f" ] || continue
+        n=$((n + 1))
+        if grep -q 'ERROR SUMMARY: [1-9]' "$f"; then
+            printf 'FAIL memcheck reported errors or definite leaks (%s):\n' "${f#"$E2E"/}" >&2
+            cat "$f" >&2
+            bad=1
+        fi
+    done
+    [ "$bad" = 0 ] && info "memcheck: no errors, no definite leaks ($n tlsguard processes)"
+    return "$bad"
+}
+
 # port_used PORT [any]: a socket listens on PORT (with "any": uses it in any state). Reads
 # /proc/net/tcp instead of connecting, because a probe connection to Postfix would reach
 # tlsguard and count as an SMTP session in its database.
@@ -168,9 +223,11 @@ port_used() {
         END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
-# wait_port PORT [SECONDS] [PID]: until something listens; gives up early if PID dies.
+# wait_port PORT [SECONDS] [PID]: until something listens (SECONDS scaled by e2e_secs); gives
+# up early if PID dies.
 wait_port() {
-    local port=$1 secs=${2:-10} pid=${3:-} i
+    local port=$1 secs pid=${3:-} i
+    secs=$(e2e_secs "${2:-10}")
     for ((i = 0; i < secs * 10; i++)); do
         port_used "$port" && return 0
         if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
@@ -281,13 +338,13 @@ stop_tlsguard() {
     TG_RC=0
     [ -n "$TG_PID" ] || return 0
     kill -TERM "$TG_PID" 2>/dev/null || true
-    for ((i = 0; i < 400; i++)); do
+    for ((i = 0; i < $(e2e_secs 40) * 10; i++)); do
         kill -0 "$TG_PID" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$TG_PID" 2>/dev/null; then
         kill -9 "$TG_PID" 2>/dev/null || true
-        echo "tlsguard did not exit within 40 s of SIGTERM" >>"$E2E/tlsguard.log"
+        echo "tlsguard did not exit within $(e2e_secs 40) s of SIGTERM" >>"$E2E/tlsguard.log"
     fi
     wait "$TG_PID" 2>/dev/null || TG_RC=$?
     TG_PID=""
@@ -296,14 +353,14 @@ stop_tlsguard() {
 # reload_tlsguard: SIGHUP, then a moment for the new snapshot to be built.
 reload_tlsguard() {
     kill -HUP "$TG_PID" || fail "tlsguard is not running"
-    sleep 1
+    sleep "$(e2e_secs 1)"
 }
 
 # log_match TEXT...: some line of tlsguard's log contains every TEXT (fixed strings); waits up
-# to 3 s. Prints the line.
+# to 3 s (e2e_secs). Prints the line.
 log_match() {
     local i line
-    for ((i = 0; i < 30; i++)); do
+    for ((i = 0; i < $(e2e_secs 3) * 10; i++)); do
         line=$(log_grep "$@" | head -n 1)
         [ -n "$line" ] && { printf '%s\n' "$line"; return 0; }
         sleep 0.1
@@ -329,10 +386,10 @@ expect_log() {
     pass "$desc"
 }
 
-# log_has TEXT: tlsguard's log contains TEXT (fixed string); waits up to 3 s.
+# log_has TEXT: tlsguard's log contains TEXT (fixed string); waits up to 3 s (e2e_secs).
 log_has() {
     local i
-    for ((i = 0; i < 30; i++)); do
+    for ((i = 0; i < $(e2e_secs 3) * 10; i++)); do
         grep -qF -- "$1" "$E2E/tlsguard.log" 2>/dev/null && return 0
         sleep 0.1
     done
@@ -426,6 +483,11 @@ smtpd_tls_session_cache_database =
 smtpd_tls_session_cache_timeout = 0s
 milter_default_action = tempfail
 EOF
+    # Under valgrind, tlsguard answers slower: Postfix waits as many times longer for it.
+    if [ "$E2E_TIME_FACTOR" != 1 ]; then
+        printf 'milter_%s_timeout = %ss\n' connect "$(e2e_secs 30)" command "$(e2e_secs 30)" \
+            content "$(e2e_secs 300)" >>"$etc/main.cf"
+    fi
     if [ "$milter" = yes ]; then
         echo "smtpd_milters = inet:127.0.0.1:$TG_PORT" >>"$etc/main.cf"
     fi
@@ -500,7 +562,7 @@ send_mail() {
     done
     local rc=0
     env "${env[@]}" "$SWAKS" --server 127.0.0.1 --port "$SMTP_PORT" "${helo[@]}" \
-        --timeout 60 "${args[@]}" >"$E2E/last.txt" 2>&1 || rc=$?
+        --timeout "$(e2e_secs 60)" "${args[@]}" >"$E2E/last.txt" 2>&1 || rc=$?
     {
         printf '\n===== swaks %s (exit %d)\n' "${args[*]}" "$rc"
         cat "$E2E/last.txt"
@@ -546,9 +608,11 @@ last_queue_id() {
     replies | sed -n -E 's/^250 .*queued as ([0-9A-Za-z]+).*/\1/p' | tail -n 1
 }
 
-# wait_for_delivery MARKER [SECONDS]: prints the path of the sink file holding MARKER.
+# wait_for_delivery MARKER [SECONDS]: prints the path of the sink file holding MARKER (SECONDS
+# scaled by e2e_secs).
 wait_for_delivery() {
-    local marker=$1 secs=${2:-20} i f
+    local marker=$1 secs i f
+    secs=$(e2e_secs "${2:-20}")
     for ((i = 0; i < secs * 10; i++)); do
         f=$(grep -lrF -- "$marker" "$SINKDIR" 2>/dev/null | head -n 1 || true)
         if [ -n "$f" ]; then
@@ -563,7 +627,7 @@ wait_for_delivery() {
 
 # not_delivered MARKER: after a short wait, no sink file holds MARKER.
 not_delivered() {
-    sleep 1.5
+    sleep "$(e2e_secs 15)e-1"
     if grep -qrF -- "$1" "$SINKDIR" 2>/dev/null; then
         fail "a message containing '$1' was delivered"
     fi
@@ -662,11 +726,11 @@ smtp_close() {
 # ---------------------------------------------------------------------------------------------
 # Database
 
-# sql QUERY: rows as a|b|c; retries while the table is busy and, for up to 3 s, while the query
-# returns nothing (the recorder commits within 1 s of a decision).
+# sql QUERY: rows as a|b|c; retries while the table is busy and, for up to 3 s (e2e_secs), while
+# the query returns nothing (the recorder commits within 1 s of a decision).
 sql() {
     local out i
-    for ((i = 0; i < 30; i++)); do
+    for ((i = 0; i < $(e2e_secs 3) * 10; i++)); do
         if [ -f "$DB" ]; then
             out=$(sqlite3 -batch -noheader -separator '|' -nullvalue NULL -cmd '.timeout 2000' "$DB" "$1" 2>/dev/null) || out=""
             if [ -n "$out" ]; then
@@ -679,10 +743,10 @@ sql() {
     return 0
 }
 
-# sql_is QUERY WANT [DESC]: polls up to 3 s until the output is exactly WANT.
+# sql_is QUERY WANT [DESC]: polls up to 3 s (e2e_secs) until the output is exactly WANT.
 sql_is() {
     local q=$1 want=$2 desc=${3:-$1} out="" i
-    for ((i = 0; i < 30; i++)); do
+    for ((i = 0; i < $(e2e_secs 3) * 10; i++)); do
         if [ -f "$DB" ]; then
             out=$(sqlite3 -batch -noheader -separator '|' -nullvalue NULL -cmd '.timeout 2000' "$DB" "$q" 2>&1) || true
             [ "$out" = "$want" ] && { pass "$desc"; return 0; }

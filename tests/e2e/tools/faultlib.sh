@@ -11,7 +11,7 @@
 #   load_count NAME STATUS              messages of that run with STATUS (accepted, deferred, ...)
 #   load_field NAME STATUS FIELD        one field (1-based, see smtpload.pl) of those lines
 #   sink_markers PREFIX                 "N COPIES" for every message "PREFIX-N" in the sink
-#   wait_sink PREFIX COUNT [SECONDS]    until COUNT distinct PREFIX messages are in the sink and
+#   wait_sink PREFIX COUNT [SECONDS]    (SECONDS scaled by e2e_secs) until COUNT distinct PREFIX messages are in the sink and
 #                                       Postfix's queue is empty (fails otherwise)
 #   queue_size                          messages in the test Postfix's queue
 #   tg_mem                              "rss=... hwm=... threads=..." of tlsguard (KiB)
@@ -19,11 +19,32 @@
 
 SMTPLOAD=$E2E_LIB_DIR/tools/smtpload.pl
 LOAD_PID=""
+LOAD_ARGS=()
+
+# load_args SMTPLOAD-OPTIONS...: the options in LOAD_ARGS, with the driver's waits (--timeout,
+# --deadline, --hold-wait, and the defaults of the first two) scaled by e2e_secs.
+load_args() {
+    LOAD_ARGS=()
+    [ "$E2E_TIME_FACTOR" = 1 ] || LOAD_ARGS=(--timeout "$(e2e_secs 60)" --deadline "$(e2e_secs 170)")
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        --timeout | --deadline | --hold-wait)
+            LOAD_ARGS+=("$1" "$(e2e_secs "$2")")
+            shift 2
+            ;;
+        *)
+            LOAD_ARGS+=("$1")
+            shift
+            ;;
+        esac
+    done
+}
 
 load() {
     local name=$1
     shift
-    perl "$SMTPLOAD" --port "$SMTP_PORT" --log "$E2E/$name.log" "$@" 2>"$E2E/$name.summary" ||
+    load_args "$@"
+    perl "$SMTPLOAD" --port "$SMTP_PORT" --log "$E2E/$name.log" "${LOAD_ARGS[@]}" 2>"$E2E/$name.summary" ||
         fail "load $name: the driver failed: $(cat "$E2E/$name.summary")"
     info "$(tail -n 1 "$E2E/$name.summary")"
 }
@@ -31,7 +52,8 @@ load() {
 load_bg() {
     local name=$1
     shift
-    perl "$SMTPLOAD" --port "$SMTP_PORT" --log "$E2E/$name.log" "$@" 2>"$E2E/$name.summary" &
+    load_args "$@"
+    perl "$SMTPLOAD" --port "$SMTP_PORT" --log "$E2E/$name.log" "${LOAD_ARGS[@]}" 2>"$E2E/$name.summary" &
     LOAD_PID=$!
     track_pid "$LOAD_PID"
 }
@@ -70,7 +92,8 @@ queue_size() {
 }
 
 wait_sink() {
-    local prefix=$1 want=$2 secs=${3:-60} i got=0 q=0
+    local prefix=$1 want=$2 secs i got=0 q=0
+    secs=$(e2e_secs "${3:-60}")
     for ((i = 0; i < secs * 5; i++)); do
         got=$(sink_markers "$prefix" | wc -l)
         q=$(queue_size)

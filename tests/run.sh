@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Installs what the build and the tests need (Debian 12, as root), builds tlsguard twice -
 # build/ (RelWithDebInfo) and build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer) - and
-# runs the whole test suite in both. Exits non-zero if anything fails. Safe to run again; works
-# from any directory. .ci/run calls exactly this.
+# runs the whole test suite in both, and the end-to-end tests of build/ again under valgrind.
+# Exits non-zero if anything fails. Safe to run again; works from any directory. .ci/run calls
+# exactly this.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -89,6 +90,18 @@ build_and_test build-asan \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTLSGUARD_SANITIZE=ON || status=1
+# The end-to-end tests of build/ once more, with every tlsguard they start under valgrind
+# memcheck (TLSGUARD_VALGRIND=1, tests/e2e/lib.sh): a memcheck error or a definite leak fails
+# the test. The waits grow fivefold there, and three load tests run with smaller counts
+# (test_fault_concurrency 100 sessions instead of 1,000, test_fault_kill9 200 messages instead
+# of 1,000, test_fault_hup_load 150 instead of 600). This step takes about MEMCHECK_MINUTES minutes.
+echo "== build: end-to-end tests under valgrind memcheck"
+if (cd "$repo/build" && ctest -C memcheck -L memcheck --no-tests=error --output-on-failure); then
+    echo "== build (memcheck): OK"
+else
+    echo "== build (memcheck): tests FAILED"
+    status=1
+fi
 # The fuzz targets, each for a bounded time (TLSGUARD_FUZZ_SECONDS), and their corpora; not
 # the end-to-end tests, which would run against the fuzzer-instrumented daemon.
 CTEST_ARGS="-L fuzz -j $jobs" build_and_test build-fuzz \
@@ -97,7 +110,7 @@ CTEST_ARGS="-L fuzz -j $jobs" build_and_test build-fuzz \
     -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DTLSGUARD_FUZZ=ON || status=1
 
 if [ "$status" = 0 ]; then
-    echo "== all tests passed (build/, build-asan/ and build-fuzz/)"
+    echo "== all tests passed (build/, build/ under valgrind, build-asan/ and build-fuzz/)"
 else
     echo "== FAILED"
 fi

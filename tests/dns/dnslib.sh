@@ -21,6 +21,7 @@
 #   DNS_UNBOUND_CONF        unbound.conf for ub_ctx_config / tlsguard's dns_unbound_conf
 #   DNS_TG_CONF             array: "dns_trust_anchor=..." "dns_unbound_conf=..." for write_conf
 #   DNS_ZONE                dane.example
+#   DNS_MAX_RTT             libunbound's infra-cache-max-rtt in ms (1000; set it before dns_start)
 #   DNS_HOST_ADDR           address of every mail host in the zones (set it before dns_start to
 #                           change it; default 127.0.0.1)
 #   DNS_TLSA_PORTS          ports with TLSA records ("25 PORT...")
@@ -237,8 +238,8 @@ server:
     do-not-query-localhost: no
     # A server that does not answer: libunbound retries with a timeout that doubles up to
     # infra-cache-max-rtt (default 120000 ms: about 17 s before it gives up with SERVFAIL);
-    # 1000 ms makes it give up after 2-4 s.
-    infra-cache-max-rtt: 1000
+    # 1000 ms makes it give up after 2-4 s (DNS_MAX_RTT, in ms: more for a slow tlsguard).
+    infra-cache-max-rtt: ${DNS_MAX_RTT:-1000}
     # ...and then marks the server down for infra-host-ttl seconds (default 900): later lookups
     # fail at once. 1 s lets it be probed (and time out) again once the SERVFAIL that libunbound
     # caches for 5 s has expired.

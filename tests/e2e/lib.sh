@@ -325,9 +325,21 @@ write_conf() {
 start_tlsguard() {
     [ -x "$TLSGUARD" ] || fail "tlsguard binary not found: $TLSGUARD (build first, or set TLSGUARD)"
     [ -f "$CONF" ] || write_conf
+    local before i
+    before=$(grep -c 'listening on' "$E2E/tlsguard.log" 2>/dev/null || true)
     "$TLSGUARD" serve -c "$CONF" >>"$E2E/tlsguard.log" 2>&1 &
     TG_PID=$!
     wait_port "$TG_PORT" 15 "$TG_PID" || fail "tlsguard did not listen on 127.0.0.1:$TG_PORT"
+    # tlsguard listens before it opens the database and starts the resolver, and answers once it
+    # logs "listening on": seconds later under valgrind. Then wait for that line (if it logs
+    # to the file), so that a test's first milter exchange is not timed from too early.
+    if [ -n "$E2E_VALGRIND" ]; then
+        for ((i = 0; i < $(e2e_secs 15) * 10; i++)); do
+            [ "$(grep -c 'listening on' "$E2E/tlsguard.log" 2>/dev/null || true)" -gt "${before:-0}" ] && break
+            kill -0 "$TG_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
     info "tlsguard pid $TG_PID"
 }
 

@@ -122,12 +122,12 @@ run "$TLSGUARD" check -c "$CONF"
 [ "$rc" = 1 ] || fail "missing policy file: exit $rc, want 1"
 has "$E2E/no-such.policy" "$err" "missing policy"
 pass "missing policy file: exit 1, names the file"
-run timeout 20 "$TLSGUARD" serve -c "$E2E/no-such.conf"
+run timeout "$(e2e_secs 20)" "$TLSGUARD" serve -c "$E2E/no-such.conf"
 [ "$rc" = 1 ] || fail "serve -c missing file: exit $rc, want 1"
 pass "serve -c missing file: exit 1"
 
 write_conf database=/nonexistent-dir/tlsguard.db
-run timeout 20 "$TLSGUARD" serve -c "$CONF"
+run timeout "$(e2e_secs 20)" "$TLSGUARD" serve -c "$CONF"
 [ "$rc" = 2 ] || fail "serve with a database that cannot be opened: exit $rc, want 2"
 pass "serve, database cannot be opened: exit 2"
 

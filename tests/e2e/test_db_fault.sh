@@ -150,7 +150,7 @@ database = $missing
 log = stderr
 EOF
 rc=0
-out=$(timeout 20 "$TLSGUARD" serve -c "$E2E/missing.conf" 2>&1) || rc=$?
+out=$(timeout "$(e2e_secs 20)" "$TLSGUARD" serve -c "$E2E/missing.conf" 2>&1) || rc=$?
 printf '%s\n' "$out" >>"$E2E/tlsguard.log"
 [ "$rc" = 2 ] || fail "database in a missing directory: tlsguard serve exit status $rc, want 2: $out"
 printf '%s\n' "$out" | grep -qF "$missing" || fail "database in a missing directory: the message does not name $missing: $out"

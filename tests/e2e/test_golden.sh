@@ -22,6 +22,13 @@ TLSGUARD=${TLSGUARD:-$repo/build/milter/tlsguard}
 
 tmp=$(mktemp -d /tmp/tlsguard-golden.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+# TLSGUARD_VALGRIND=1: every explain under valgrind memcheck, as lib.sh runs tlsguard there.
+if [ "${TLSGUARD_VALGRIND:-0}" = 1 ]; then
+    # shellcheck source=lib.sh
+    . "$here/lib.sh"
+    E2E=$tmp
+    valgrind_wrap
+fi
 
 # run_script NAME.in: prints the transcript.
 run_script() {
@@ -75,5 +82,6 @@ for in in "$golden"/*.in; do
     fi
 done
 [ "$n" -gt 0 ] || { echo "FAIL no golden scripts in $golden"; exit 1; }
+[ -z "${E2E_VALGRIND:-}" ] || valgrind_check || status=1
 [ "$status" = 0 ] && echo "PASS test_golden.sh ($n scripts)"
 exit "$status"

@@ -21,6 +21,7 @@ packages=(
     libnet-ssleay-perl libio-socket-ssl-perl valgrind
     nsd ldnsutils dns-root-data faketime
     clang libclang-rt-14-dev systemd
+    sasl2-bin libsasl2-modules
 )
 
 echo "== installing packages"

@@ -159,7 +159,7 @@ static int set_log_level(tlsg_config *c, const char *v, const char **why)
     int level = log_level_from_name(v);
 
     if (level < 0) {
-        *why = "expected error, warning, info or debug";
+        *why = "expected error, warning, notice, info or debug";
         return -1;
     }
     c->log_level = level;
@@ -250,7 +250,7 @@ static const struct option {
     {"plaintext_auth", set_plaintext_auth, "off | monitor | tag | defer | reject"},
     {"user", set_user, "user name"},
     {"log", set_log, "syslog | stderr"},
-    {"log_level", set_log_level, "error | warning | info | debug"},
+    {"log_level", set_log_level, "error | warning | notice | info | debug"},
     {"on_db_error", set_on_db_error, "accept | tempfail"},
     {"db_queue_max", set_db_queue_max, "100..10000000"},
     {"drain_timeout", set_drain_timeout, "0..3600 seconds"},

@@ -420,6 +420,16 @@ static unsigned long dropped_total(void)
     return n;
 }
 
+static long queued_count(void)
+{
+    long n;
+
+    pthread_mutex_lock(&R.lock);
+    n = R.count;
+    pthread_mutex_unlock(&R.lock);
+    return n;
+}
+
 static void free_list(rec *r)
 {
     while (r) {
@@ -573,9 +583,10 @@ static void *writer(void *arg)
         if ((rc = write_batch(batch, &skipped)) == 0) {
             free_list(batch);
             if (!atomic_exchange(&R.healthy, 1))
-                log_msg(LOG_WARNING, "database writable again after %u failed attempts; %lu "
-                                     "records dropped in total while it was not",
-                        failures, dropped_total());
+                log_msg(LOG_WARNING, "database writable again after %u failed attempts; %ld "
+                                     "queued records written, %ld more queued; %lu records "
+                                     "dropped in total while it was not",
+                        failures, n - (long)skipped, queued_count(), dropped_total());
             backoff = failures = 0;
             continue;
         }

@@ -74,7 +74,8 @@ static const char *const statements[ST_COUNT] = {
 };
 
 static struct {
-    sqlite3 *db;
+    sqlite3 *db; /* writer thread only once started; NULL while closed after an error */
+    char path[4096];
     sqlite3_stmt *st[ST_COUNT];
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -203,16 +204,30 @@ static int migrate(const char *path, char *err, size_t errsize)
     return 0;
 }
 
-int recorder_open(const char *path, char *err, size_t errsize)
+static void db_close(void)
 {
-    char e[512];
-
-    if (sqlite3_open_v2(path, &R.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        snprintf(err, errsize, "cannot open database %s: %s", path,
-                 R.db ? sqlite3_errmsg(R.db) : "out of memory");
+    for (int i = 0; i < ST_COUNT; i++)
+        R.st[i] = (sqlite3_finalize(R.st[i]), NULL);
+    if (R.db) {
         sqlite3_close(R.db);
         R.db = NULL;
-        return -1;
+    }
+}
+
+/* Opens the database with `flags`, migrates it and prepares the statements. Returns 0, or
+ * the SQLite error code with a message in err. */
+static int db_open(const char *path, int flags, char *err, size_t errsize)
+{
+    char e[512];
+    int rc;
+
+    if (sqlite3_open_v2(path, &R.db, SQLITE_OPEN_READWRITE | flags, NULL) != SQLITE_OK) {
+        snprintf(err, errsize, "cannot open database %s: %s", path,
+                 R.db ? sqlite3_errmsg(R.db) : "out of memory");
+        rc = R.db ? sqlite3_errcode(R.db) : SQLITE_NOMEM;
+        sqlite3_close(R.db);
+        R.db = NULL;
+        return rc;
     }
     sqlite3_busy_timeout(R.db, 2000);
     /* WAL lets sqlite3 readers work while the daemon writes; NORMAL sync survives a crash
@@ -233,15 +248,50 @@ int recorder_open(const char *path, char *err, size_t errsize)
             snprintf(err, errsize, "database %s: %s", path, sqlite3_errmsg(R.db));
             goto fail;
         }
+    return 0;
+fail:
+    rc = sqlite3_errcode(R.db);
+    db_close();
+    return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
+}
+
+int recorder_open(const char *path, char *err, size_t errsize)
+{
+    if (db_open(path, SQLITE_OPEN_CREATE, err, errsize))
+        return -1;
+    snprintf(R.path, sizeof R.path, "%s", path);
     atomic_store(&R.next_session, max_id("sessions"));
     atomic_store(&R.next_message, max_id("messages"));
     return 0;
-fail:
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(R.st[i]);
-    sqlite3_close(R.db);
-    R.db = NULL;
-    return -1;
+}
+
+/*
+ * Errors after which the connection itself is suspect: I/O errors (the file system went
+ * read-only under it, a disk error), read-only, cannot open. The writer closes it and opens
+ * the file again before the next attempt, so that a database made writable again (file
+ * system remounted, file replaced) is used: the open descriptors would keep the old state
+ * forever. Not for busy, locked or full: those pass on the same connection.
+ */
+static int needs_reopen(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_IOERR || rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN;
+}
+
+/* Opens the database again without creating it (while a file system is being remounted,
+ * the path may lead to an empty directory). Returns SQLITE_OK or the error code. */
+static int db_reopen(void)
+{
+    char err[512];
+    int rc;
+
+    if (R.db)
+        return SQLITE_OK;
+    if ((rc = db_open(R.path, 0, err, sizeof err)) == 0)
+        log_msg(LOG_DEBUG, "database %s opened again", R.path);
+    else
+        log_msg(LOG_DEBUG, "reopening the database failed: %s", err);
+    return rc;
 }
 
 int64_t recorder_next_session_id(void)
@@ -553,7 +603,7 @@ static void *writer(void *arg)
         unsigned long skipped = 0;
         int rc, stop, more;
 
-        more = atomic_load(&R.healthy) && prune_step();
+        more = R.db && atomic_load(&R.healthy) && prune_step();
 
         pthread_mutex_lock(&R.lock);
         while (!R.head && !R.stop && !more) {
@@ -580,7 +630,7 @@ static void *writer(void *arg)
         R.count -= n;
         pthread_mutex_unlock(&R.lock);
 
-        if ((rc = write_batch(batch, &skipped)) == 0) {
+        if ((rc = db_reopen()) == SQLITE_OK && (rc = write_batch(batch, &skipped)) == 0) {
             free_list(batch);
             if (!atomic_exchange(&R.healthy, 1))
                 log_msg(LOG_WARNING, "database writable again after %u failed attempts; %ld "
@@ -611,6 +661,8 @@ static void *writer(void *arg)
         }
         pthread_mutex_unlock(&R.lock);
         atomic_store(&R.healthy, 0);
+        if (needs_reopen(rc))
+            db_close();
         failures++;
         if ((failures & (failures - 1)) == 0)
             log_msg(LOG_ERR, "database write failed (%s): %ld records queued, retrying",
@@ -657,10 +709,5 @@ void recorder_stop(int patience)
             log_msg(LOG_ERR, "%lu records were dropped in total because the queue was full "
                              "(db_queue_max=%ld)", R.dropped, R.max);
     }
-    for (int i = 0; i < ST_COUNT; i++)
-        R.st[i] = (sqlite3_finalize(R.st[i]), NULL);
-    if (R.db) {
-        sqlite3_close(R.db);
-        R.db = NULL;
-    }
+    db_close();
 }

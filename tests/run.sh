@@ -20,7 +20,7 @@ packages=(
     sqlite3 postfix swaks openssl ca-certificates
     libnet-ssleay-perl libio-socket-ssl-perl valgrind
     nsd ldnsutils dns-root-data faketime
-    clang libclang-rt-14-dev systemd
+    clang libclang-rt-14-dev systemd e2fsprogs
 )
 
 echo "== installing packages"

@@ -22,6 +22,10 @@
 #   check_recorded NAME OUTCOME         every accepted message of load NAME has exactly one
 #                                       messages row (its queue id, OUTCOME) and one recipient
 #   db_lock / db_unlock                 another process holds SQLite's write lock on $DB
+#   wait_recovered LINE SECONDS         the "database writable again" line after line LINE;
+#                                       sets WRITTEN and MORE (queued records it wrote, left)
+#   expect_deferred_at_mail NAME N      all N messages of load NAME got tlsguard's 451 4.3.0
+#                                       at MAIL, and the log (after line $MARK) has N deferrals
 
 SMTPLOAD=$E2E_LIB_DIR/tools/smtpload.pl
 LOAD_PID=""
@@ -157,4 +161,23 @@ db_unlock() {
     exec 7>&-
     wait "$DB_LOCK_PID" || true
     DB_LOCK_PID=""
+}
+
+wait_recovered() {
+    local line
+    line=$(wait_log_after "$1" "$2" "database writable again") ||
+        fail "no 'database writable again' within $2 s"
+    pass "recovery logged: ${line#*: }"
+    read -r WRITTEN MORE <<<"$(printf '%s\n' "$line" | sed -n -E 's/.*after [0-9]+ failed attempts; ([0-9]+) queued records written, ([0-9]+) more queued; 0 records dropped in total.*/\1 \2/p')"
+}
+
+expect_deferred_at_mail() {
+    local name=$1 want=$2 text="4.3.0 tlsguard cannot record this transaction, try again later" bad n
+    expect_load "$name" "$want"
+    bad=$(awk -F'\t' -v t="$text" '$2 != "deferred" || $3 != "mail" || $4 != 451 || index($9, t) != 1' "$E2E/$name.log")
+    [ -z "$bad" ] || fail "load $name: not all $want deferred at MAIL with 451 $text: $(printf '%s\n' "$bad" | head -n 3)"
+    pass "load $name: all $want got '451 $text' at MAIL"
+    n=$(tail -n "+$((MARK + 1))" "$E2E/tlsguard.log" | grep -c "deferred: database cannot be written (on_db_error=tempfail)" || true)
+    [ "$n" = "$want" ] || fail "load $name: $n deferrals logged, want $want"
+    pass "load $name: $want deferrals logged"
 }

@@ -27,17 +27,22 @@ FS=$E2E/dbfs
 mkdir -p "$FS"
 truncate -s 16M "$IMG"
 mkfs.ext4 -q -F -O ^has_journal "$IMG" || fail "mkfs.ext4 failed"
-# One loop device for the whole test, detached at the end: mount -o loop's own device is
-# released asynchronously after an unmount, and mounting the image again at once could meet
-# the old one still attached.
-LOOP=$(losetup --find --show "$IMG") || fail "no free loop device"
+# A new loop device for every mount. A process elsewhere on this machine that creates a mount
+# namespace (a service with PrivateTmp, unshare) copies our mount into it and keeps the
+# shut-down file system alive after we unmount it; mounting the same device again would give
+# back that read-only file system. A new device is a new file system; the old one, read-only
+# for good, writes nothing.
+LOOPS=()
 # Unmounted (lazily: tlsguard, stopped in lib.sh's cleanup, may hold files) and the loop
-# device released (it goes when the last user does), then lib.sh's cleanup.
-trap 'rc=$?; set +e; umount -l "$FS" 2>/dev/null; losetup -d "$LOOP"; (exit $rc); e2e_cleanup' EXIT
+# devices released (each goes when its last user does), then lib.sh's cleanup.
+trap 'rc=$?; set +e; umount -l "$FS" 2>/dev/null; for l in "${LOOPS[@]}"; do losetup -d "$l"; done 2>/dev/null; (exit $rc); e2e_cleanup' EXIT
 DB=$FS/tlsguard.db
 
 fs_mount() {
-    mount -o errors=remount-ro "$LOOP" "$FS" || fail "cannot mount $LOOP ($IMG) on $FS"
+    local loop
+    loop=$(losetup --find --show "$IMG") || fail "no free loop device"
+    LOOPS+=("$loop")
+    mount -o errors=remount-ro "$loop" "$FS" || fail "cannot mount $loop ($IMG) on $FS"
     chmod 755 "$FS"
 }
 
@@ -59,6 +64,7 @@ fs_back() {
         sleep 0.2
     done
     [ "$i" -lt 100 ] || fail "the read-only file system stays busy: tlsguard keeps the database open"
+    losetup -d "${LOOPS[-1]}" 2>/dev/null
     fs_mount
     touch "$FS/probe" || fail "the file system is not writable after mounting it again"
     rm -f "$FS/probe"

@@ -3,8 +3,8 @@
 # The database's file system is full (issue 5, "Faults, with nothing lost"). The database lives
 # on a tmpfs of 2 MiB mounted for the test; "full" is a filler file written until ENOSPC, after
 # the WAL has been checkpointed and truncated (so that the next commit needs new space).
-# (Locked by another writer is test_db_fault.sh's; read-only cannot be made for root, which
-# ignores file modes.)
+# (Locked by another writer: test_fault_dblocked.sh and test_db_fault.sh; read-only:
+# test_fault_dbreadonly.sh.)
 #  (a) on_db_error = accept: a load of 100 messages flows and is delivered; the log names the
 #      failure (database or disk is full) with the count of records queued; nothing is written
 #      while full; once the filler is deleted the log says the database is writable again,

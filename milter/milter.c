@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 /* Core. */
@@ -22,6 +21,14 @@
 #include "recorder.h"
 
 #define HEADER_NAME "X-TLS-Policy"
+/*
+ * Forged X-TLS-Policy headers removed at end of message. tlsguard negotiates the header step
+ * away (one milter command per header line was most of its per-message cost) and so cannot
+ * count them: it deletes indexes FORGED_MAX..1 blindly. Deleting an index that does not exist
+ * is a no-op for Postfix and Sendmail. More copies than this stay unless header_checks
+ * removes them (tlsguard.conf(5)).
+ */
+#define FORGED_MAX 10
 #define RULES_MAX 1024
 #define TLS_MACROS \
     "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} " \
@@ -60,7 +67,6 @@ typedef struct msg_state {
     char rules[RULES_MAX];  /* rule texts that applied, comma-separated */
     int tag, quarantine;
     char why_held[POLICY_REASON_MAX + 16];
-    int forged;             /* X-TLS-Policy headers found in the message */
 } msg_state;
 
 /* One SMTP connection, owned by the libmilter context, freed in on_close. */
@@ -334,8 +340,9 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                              unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
     conn *c = conn_get(ctx);
-    const unsigned long skip = SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
-    const unsigned long quiet = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR;
+    const unsigned long skip =
+        SMFIP_NOHDRS | SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+    const unsigned long quiet = SMFIP_NR_CONN | SMFIP_NR_HELO;
 
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
     *pf1 = f1 & (skip | quiet);
@@ -474,15 +481,6 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
-{
-    conn *c = conn_get(ctx);
-
-    if (c->msg.active && strcasecmp(name, HEADER_NAME) == 0)
-        c->msg.forged++;
-    return noreply(c, SMFIP_NR_HDR);
-}
-
 static sfsistat on_eom(SMFICTX *ctx)
 {
     conn *c = conn_get(ctx);
@@ -495,7 +493,7 @@ static sfsistat on_eom(SMFICTX *ctx)
     if (!m->queue_id[0])
         macro(ctx, "i", m->queue_id, sizeof m->queue_id);
     /* A sender must not be able to forge our header: remove what came in, always. */
-    for (int i = m->forged; i >= 1; i--)
+    for (int i = FORGED_MAX; i >= 1; i--)
         smfi_chgheader(ctx, HEADER_NAME, i, NULL);
     if (m->snap->cfg.header || m->tag) {
         facts_of(c, &f);
@@ -543,7 +541,6 @@ struct smfiDesc milter_desc = {
     .xxfi_helo = on_helo,
     .xxfi_envfrom = on_envfrom,
     .xxfi_envrcpt = on_envrcpt,
-    .xxfi_header = on_header,
     .xxfi_eom = on_eom,
     .xxfi_abort = on_abort,
     .xxfi_close = on_close,

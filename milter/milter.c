@@ -10,8 +10,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* Core. */
+#include "downgrade.h"
 #include "policy.h"
 #include "xalloc.h"
 
@@ -19,6 +21,7 @@
 #include "config.h"
 #include "dane_lookup.h"
 #include "log.h"
+#include "peers.h"
 #include "recorder.h"
 
 #define HEADER_NAME "X-TLS-Policy"
@@ -38,7 +41,7 @@ static const struct {
     int stage;
     const char *macros;
 } macro_lists[] = {
-    {SMFIM_CONNECT, "j"},
+    {SMFIM_CONNECT, "j {client_resolve}"},
     {SMFIM_HELO, TLS_MACROS},
     {SMFIM_ENVFROM, "i " TLS_MACROS},
     {SMFIM_ENVRCPT, "i"},
@@ -72,6 +75,8 @@ typedef struct conn {
     char client_addr[INET6_ADDRSTRLEN];
     int client_port;
     char client_name[256];
+    char peer[PEER_MAX]; /* peers_identity(); "" if unknown */
+    int learned;         /* this session's TLS delivery is in the peer's history */
     char helo[512];
     int has_tls;
     char tls_version[32], cipher[128];
@@ -154,6 +159,7 @@ static void queue_session(const conn *c, int closing)
     r->client_addr = dup_or_null(c->client_addr);
     r->client_port = c->client_port;
     r->client_name = dup_or_null(c->client_name);
+    r->peer = dup_or_null(c->peer);
     r->helo = dup_or_null(c->helo);
     if (c->has_tls) {
         r->tls_version = xstrdup(c->tls_version);
@@ -251,10 +257,11 @@ static void log_decision(const conn *c, const char *what, const char *addr,
 {
     const msg_state *m = &c->msg;
 
-    log_msg(d->verdict == POLICY_VERDICT_FAIL ? LOG_NOTICE : LOG_INFO,
+    log_msg(d->verdict != POLICY_VERDICT_NONE && d->verdict != POLICY_VERDICT_PASS ? LOG_NOTICE
+                                                                                   : LOG_INFO,
             "%s: %s %s=<%s> client=%s tls=%s cipher=%s bits=%d rule=%s level=%s verdict=%s "
             "action=%s session=%lld%s%s%s%s%s%s",
-            m->queue_id[0] ? m->queue_id : "NOQUEUE", what, what[0] == 's' ? "from" : "to",
+            m->queue_id[0] ? m->queue_id : "NOQUEUE", what, strcmp(what, "rcpt") ? "from" : "to",
             addr, c->client_addr[0] ? c->client_addr : "unknown",
             c->has_tls ? c->tls_version : "none", c->has_tls && c->cipher[0] ? c->cipher : "-",
             c->has_tls ? c->cipher_bits : 0, d->rule_text[0] ? d->rule_text : "-",
@@ -325,6 +332,7 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
     conn *c = conn_get(ctx);
+    char resolve[16];
 
     c->connected = 1;
     if (atomic_load(&draining))
@@ -343,6 +351,8 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
         inet_ntop(AF_INET6, &in6->sin6_addr, c->client_addr, sizeof c->client_addr);
         c->client_port = ntohs(in6->sin6_port);
     }
+    peers_identity(c->client_name, macro(ctx, "{client_resolve}", resolve, sizeof resolve) ? resolve : NULL,
+                   c->client_addr, c->peer, sizeof c->peer);
     return noreply(c, SMFIP_NR_CONN);
 }
 
@@ -353,6 +363,47 @@ static sfsistat on_helo(SMFICTX *ctx, char *helo)
     policy_sanitize(helo, c->helo, sizeof c->helo);
     read_tls(ctx, c);
     return noreply(c, SMFIP_NR_HELO);
+}
+
+/*
+ * The learned downgrade check (downgrade.h), after the sender-side rule: a downgrade is
+ * logged and noted for the header; of the two decisions the stronger one is the message's
+ * (the rule's own on a tie), so a rule that passes with a downgrade in monitor mode records
+ * verdict downgrade, action monitor.
+ */
+static void check_downgrade(conn *c, msg_state *m)
+{
+    downgrade_params prm = {
+        .now = time(NULL),
+        .min_sessions = (unsigned)m->snap->cfg.downgrade_min_sessions,
+        .window = m->snap->cfg.downgrade_window,
+        .mode = downgrade_mode_for(m->sender.rule, &m->snap->opts),
+    };
+    policy_decision *d;
+
+    if (prm.mode == POLICY_DOWNGRADE_OFF || !c->peer[0])
+        return;
+    d = xmalloc(sizeof *d); /* large: not on a libmilter thread's stack */
+    peers_decide(c->peer, &prm, c->has_tls ? c->tls_version : NULL, &m->sender, d);
+    if (d->verdict == POLICY_VERDICT_DOWNGRADE) {
+        log_decision(c, "downgrade", m->mail_from, d);
+        note_accepted(m, d); /* harmless if the message is refused: m is reset at MAIL */
+        if (policy_decision_stronger(&m->sender, d) == d)
+            m->sender = *d;
+    }
+    free(d);
+}
+
+/* A session counts once in its peer's TLS history: at its first delivered message. */
+static void learn_tls(conn *c)
+{
+    const tlsg_config *cfg = &c->msg.snap->cfg;
+
+    if (c->learned || !c->has_tls || !c->peer[0])
+        return;
+    peers_learn(c->peer, time(NULL), c->tls_version, (unsigned)cfg->downgrade_min_sessions,
+                cfg->downgrade_window);
+    c->learned = 1;
 }
 
 static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
@@ -378,6 +429,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     facts_of(c, &f);
     policy_eval_sender(m->snap->pol, &m->snap->opts, &f, &m->sender);
     log_decision(c, "sender", m->mail_from, &m->sender);
+    check_downgrade(c, m);
     queue_session(c, 0);
     if (refuses(&m->sender)) {
         message_end(c, "refused");
@@ -476,6 +528,7 @@ static sfsistat on_eom(SMFICTX *ctx)
     }
     if (m->quarantine && smfi_quarantine(ctx, m->why_held) != MI_SUCCESS)
         log_msg(LOG_ERR, "%s: quarantine refused by the MTA", m->queue_id);
+    learn_tls(c);
     message_end(c, m->quarantine ? "quarantined" : m->tag ? "tagged" : "accepted");
     return SMFIS_CONTINUE;
 }

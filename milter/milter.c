@@ -351,7 +351,9 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
         inet_ntop(AF_INET6, &in6->sin6_addr, c->client_addr, sizeof c->client_addr);
         c->client_port = ntohs(in6->sin6_port);
     }
-    peers_identity(c->client_name, macro(ctx, "{client_resolve}", resolve, sizeof resolve) ? resolve : NULL,
+    /* Sendmail says whether the name is verified; Postfix gives a verified name or none. */
+    peers_identity(c->client_name,
+                   macro(ctx, "{client_resolve}", resolve, sizeof resolve) ? resolve : NULL,
                    c->client_addr, c->peer, sizeof c->peer);
     return noreply(c, SMFIP_NR_CONN);
 }

@@ -10,7 +10,7 @@ e2e_init
 write_policy <<'EOF2'
 * none downgrade=defer
 EOF2
-start_all
+start_all downgrade_min_sessions=3 downgrade_window=30d
 
 last_msg="SELECT verdict, action, coalesce(outcome, 'NULL') FROM messages ORDER BY id DESC LIMIT 1"
 plain() { send_mail --from "a@x.example" --to r@y.example --header "Subject: $1"; }

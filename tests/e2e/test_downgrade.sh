@@ -94,6 +94,27 @@ pass "no downgrade=: plaintext accepted"
 sql_is "$last_msg" "downgrade|monitor|accepted" "no downgrade=: verdict downgrade, action monitor"
 expect_header "$f" "downgrade tls=none rule=*" "no downgrade=: the header says downgrade"
 
+# --- downgrade=tag: accepted and marked
+write_policy <<'EOF2'
+* none downgrade=tag
+EOF2
+reload_tlsguard
+plain tagged || fail "plaintext refused with downgrade=tag"
+f=$(wait_for_delivery tagged)
+sql_is "$last_msg" "downgrade|tag|tagged" "downgrade=tag: verdict downgrade, outcome tagged"
+expect_header "$f" "downgrade tls=none rule=*" "downgrade=tag: the header says downgrade"
+
+# --- mode = monitor refuses nothing, whatever downgrade= says
+write_policy <<'EOF2'
+* none downgrade=reject
+EOF2
+write_conf downgrade_min_sessions=3 downgrade_window=30d mode=monitor
+reload_tlsguard
+plain monitor-mode || fail "plaintext refused in mode = monitor"
+pass "mode = monitor: plaintext accepted despite downgrade=reject"
+sql_is "$last_msg" "downgrade|monitor|accepted" "mode = monitor: verdict downgrade, action monitor"
+write_conf downgrade_min_sessions=3 downgrade_window=30d
+
 # --- downgrade=off skips the check
 write_policy <<'EOF2'
 * none downgrade=off

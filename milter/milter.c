@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* Core. */
+#include "downgrade.h"
 #include "policy.h"
 #include "xalloc.h"
 
@@ -18,6 +20,7 @@
 #include "config.h"
 #include "dane_lookup.h"
 #include "log.h"
+#include "peers.h"
 #include "recorder.h"
 
 #define HEADER_NAME "X-TLS-Policy"
@@ -46,7 +49,7 @@ static const struct {
     int stage;
     const char *macros;
 } macro_lists[] = {
-    {SMFIM_CONNECT, "j"},
+    {SMFIM_CONNECT, "j {client_resolve}"},
     {SMFIM_HELO, TLS_MACROS},
     {SMFIM_ENVFROM, "i {auth_type} {auth_authen} " TLS_MACROS},
     {SMFIM_ENVRCPT, "i"},
@@ -79,6 +82,8 @@ typedef struct conn {
     char client_addr[INET6_ADDRSTRLEN];
     int client_port;
     char client_name[256];
+    char peer[PEER_MAX]; /* peers_identity(); "" if unknown */
+    int learned;         /* this session's TLS delivery is in the peer's history */
     char helo[512];
     int has_tls;
     char tls_version[32], cipher[128];
@@ -161,6 +166,7 @@ static void queue_session(const conn *c, int closing)
     r->client_addr = dup_or_null(c->client_addr);
     r->client_port = c->client_port;
     r->client_name = dup_or_null(c->client_name);
+    r->peer = dup_or_null(c->peer);
     r->helo = dup_or_null(c->helo);
     if (c->has_tls) {
         r->tls_version = xstrdup(c->tls_version);
@@ -310,10 +316,22 @@ static void note_accepted(msg_state *m, const policy_decision *d)
 }
 
 /*
- * SMTP AUTH in a session without TLS (plaintext_auth). Of the rule's decision and this one
- * the message keeps the stronger (the rule's on a tie): its verdict, reason and action are
- * recorded. The other still counts for the header.
+ * A second decision about the message (downgrade, auth-plaintext): of it and the message's
+ * decision so far, the stronger becomes the message's (its verdict, reason and action are
+ * recorded and answer MAIL); the other still counts for the header. Harmless if the message
+ * is then refused: the state is reset at the next MAIL.
  */
+static void keep_stronger(msg_state *m, const policy_decision *d)
+{
+    if (policy_decision_stronger(&m->sender, d) == d) {
+        note_accepted(m, &m->sender);
+        m->sender = *d;
+    } else {
+        note_accepted(m, d);
+    }
+}
+
+/* SMTP AUTH in a session without TLS (plaintext_auth), after the downgrade check. */
 static void check_auth(SMFICTX *ctx, const conn *c, msg_state *m)
 {
     char type[64], authen[POLICY_ADDR_MAX];
@@ -327,12 +345,7 @@ static void check_auth(SMFICTX *ctx, const conn *c, msg_state *m)
     if (d.verdict == POLICY_VERDICT_NONE)
         return;
     log_decision(c, "auth", m->mail_from, &d);
-    if (policy_decision_stronger(&m->sender, &d) == &d) {
-        note_accepted(m, &m->sender);
-        m->sender = d;
-    } else {
-        note_accepted(m, &d);
-    }
+    keep_stronger(m, &d);
 }
 
 static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -360,6 +373,7 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
     conn *c = conn_get(ctx);
+    char resolve[16];
 
     c->connected = 1;
     if (atomic_load(&draining))
@@ -378,6 +392,10 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
         inet_ntop(AF_INET6, &in6->sin6_addr, c->client_addr, sizeof c->client_addr);
         c->client_port = ntohs(in6->sin6_port);
     }
+    /* Sendmail says whether the name is verified; Postfix gives a verified name or none. */
+    peers_identity(c->client_name,
+                   macro(ctx, "{client_resolve}", resolve, sizeof resolve) ? resolve : NULL,
+                   c->client_addr, c->peer, sizeof c->peer);
     return noreply(c, SMFIP_NR_CONN);
 }
 
@@ -388,6 +406,43 @@ static sfsistat on_helo(SMFICTX *ctx, char *helo)
     policy_sanitize(helo, c->helo, sizeof c->helo);
     read_tls(ctx, c);
     return noreply(c, SMFIP_NR_HELO);
+}
+
+/*
+ * The learned downgrade check (downgrade.h), after the sender-side rule. A rule that passes
+ * with a downgrade in monitor mode records verdict downgrade, action monitor.
+ */
+static void check_downgrade(conn *c, msg_state *m)
+{
+    downgrade_params prm = {
+        .now = time(NULL),
+        .min_sessions = (unsigned)m->snap->cfg.downgrade_min_sessions,
+        .window = m->snap->cfg.downgrade_window,
+        .mode = downgrade_mode_for(m->sender.rule, &m->snap->opts),
+    };
+    policy_decision *d;
+
+    if (prm.mode == POLICY_DOWNGRADE_OFF || !c->peer[0])
+        return;
+    d = xmalloc(sizeof *d); /* large: not on a libmilter thread's stack */
+    peers_decide(c->peer, &prm, c->has_tls ? c->tls_version : NULL, &m->sender, d);
+    if (d->verdict == POLICY_VERDICT_DOWNGRADE) {
+        log_decision(c, "downgrade", m->mail_from, d);
+        keep_stronger(m, d);
+    }
+    free(d);
+}
+
+/* A session counts once in its peer's TLS history: at its first delivered message. */
+static void learn_tls(conn *c)
+{
+    const tlsg_config *cfg = &c->msg.snap->cfg;
+
+    if (c->learned || !c->has_tls || !c->peer[0])
+        return;
+    peers_learn(c->peer, time(NULL), c->tls_version, (unsigned)cfg->downgrade_min_sessions,
+                cfg->downgrade_window);
+    c->learned = 1;
 }
 
 static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
@@ -413,6 +468,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     facts_of(c, &f);
     policy_eval_sender(m->snap->pol, &m->snap->opts, &f, &m->sender);
     log_decision(c, "sender", m->mail_from, &m->sender);
+    check_downgrade(c, m);
     check_auth(ctx, c, m);
     queue_session(c, 0);
     if (refuses(&m->sender)) {
@@ -503,6 +559,7 @@ static sfsistat on_eom(SMFICTX *ctx)
     }
     if (m->quarantine && smfi_quarantine(ctx, m->why_held) != MI_SUCCESS)
         log_msg(LOG_ERR, "%s: quarantine refused by the MTA", m->queue_id);
+    learn_tls(c);
     message_end(c, m->quarantine ? "quarantined" : m->tag ? "tagged" : "accepted");
     return SMFIS_CONTINUE;
 }

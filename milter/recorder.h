@@ -42,6 +42,7 @@ typedef struct rec {
     char *cert_subject, *cert_issuer;
     int cert_verified;          /* -1 without TLS */
     int messages;               /* session */
+    char *peer;                 /* session: peers_identity(), or NULL */
     char *queue_id, *addr;      /* message: mail_from; recipient: rcpt */
     char *rule, *level, *verdict, *reason, *action; /* decision */
     char *outcome;              /* message */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 /* Core. */
+#include "downgrade.h"
 #include "xalloc.h"
 
 /* Daemon. */
@@ -136,12 +137,30 @@ static int set_default_action(tlsg_config *c, const char *v, const char **why)
     return 0;
 }
 
+static int set_plaintext_auth(tlsg_config *c, const char *v, const char **why)
+{
+    policy_action a;
+
+    if (strcmp(v, "off") == 0) {
+        c->plaintext_auth = POLICY_ACTION_ACCEPT;
+        return 0;
+    }
+    if (policy_action_from_name(v, &a) != 0 || strcmp(v, policy_action_name(a)) != 0 ||
+        (a != POLICY_ACTION_MONITOR && a != POLICY_ACTION_TAG && a != POLICY_ACTION_DEFER &&
+         a != POLICY_ACTION_REJECT)) {
+        *why = "expected off, monitor, tag, defer or reject";
+        return -1;
+    }
+    c->plaintext_auth = a;
+    return 0;
+}
+
 static int set_log_level(tlsg_config *c, const char *v, const char **why)
 {
     int level = log_level_from_name(v);
 
     if (level < 0) {
-        *why = "expected error, warning, info or debug";
+        *why = "expected error, warning, notice, info or debug";
         return -1;
     }
     c->log_level = level;
@@ -218,6 +237,25 @@ static int set_retention_days(tlsg_config *c, const char *v, const char **why)
     return set_number(&c->retention_days, v, 0, 36500, why);
 }
 
+static int set_downgrade_min_sessions(tlsg_config *c, const char *v, const char **why)
+{
+    return set_number(&c->downgrade_min_sessions, v, 1, DOWNGRADE_SESSIONS_MAX, why);
+}
+
+#define DOWNGRADE_WINDOW_MAX (3650L * 86400)
+
+static int set_downgrade_window(tlsg_config *c, const char *v, const char **why)
+{
+    int64_t secs;
+
+    if (downgrade_window_parse(v, DOWNGRADE_WINDOW_MAX, &secs) != 0) {
+        *why = "expected a number with unit s, m, h or d, e.g. 30d";
+        return -1;
+    }
+    c->downgrade_window = (long)secs;
+    return 0;
+}
+
 static const struct option {
     const char *name;
     setter set;
@@ -229,9 +267,10 @@ static const struct option {
     {"mode", set_mode, "enforce | monitor"},
     {"default_action", set_default_action, "defer | reject"},
     {"header", set_header, "yes | no"},
+    {"plaintext_auth", set_plaintext_auth, "off | monitor | tag | defer | reject"},
     {"user", set_user, "user name"},
     {"log", set_log, "syslog | stderr"},
-    {"log_level", set_log_level, "error | warning | info | debug"},
+    {"log_level", set_log_level, "error | warning | notice | info | debug"},
     {"on_db_error", set_on_db_error, "accept | tempfail"},
     {"db_queue_max", set_db_queue_max, "100..10000000"},
     {"drain_timeout", set_drain_timeout, "0..3600 seconds"},
@@ -241,6 +280,8 @@ static const struct option {
     {"dns_timeout", set_dns_timeout, "1..25 seconds"},
     {"dns_cache_max", set_dns_cache_max, "100..10000000"},
     {"retention_days", set_retention_days, "0 (keep everything)..36500"},
+    {"downgrade_min_sessions", set_downgrade_min_sessions, "1..100"},
+    {"downgrade_window", set_downgrade_window, "1s..3650d"},
 };
 
 static void config_defaults(tlsg_config *c)
@@ -249,6 +290,7 @@ static void config_defaults(tlsg_config *c)
     c->socket = xstrdup(TLSG_DEFAULT_SOCKET);
     c->database = xstrdup(TLSG_DEFAULT_DATABASE);
     c->default_action = POLICY_ACTION_DEFER;
+    c->plaintext_auth = POLICY_ACTION_MONITOR; /* record and log; built-in defaults refuse nothing */
     c->header = 1;
     c->log_level = LOG_INFO;
     c->on_db_error = ON_DB_ERROR_ACCEPT;
@@ -258,6 +300,8 @@ static void config_defaults(tlsg_config *c)
     c->dns_timeout = 10;
     c->dns_cache_max = 100000;
     c->retention_days = 365;
+    c->downgrade_min_sessions = 3;
+    c->downgrade_window = 30L * 86400;
 }
 
 void config_clear(tlsg_config *c)
@@ -441,6 +485,9 @@ void config_print(const tlsg_config *c, void (*emit)(void *, const char *), void
     EMIT("mode = %s", c->monitor ? "monitor" : "enforce");
     EMIT("default_action = %s", policy_action_name(c->default_action));
     EMIT("header = %s", c->header ? "yes" : "no");
+    EMIT("plaintext_auth = %s", c->plaintext_auth == POLICY_ACTION_ACCEPT
+                                    ? "off"
+                                    : policy_action_name(c->plaintext_auth));
     EMIT("user = %s", c->user ? c->user : "(unchanged)");
     EMIT("log = %s", c->log_stderr ? "stderr" : "syslog");
     EMIT("log_level = %s", log_level_name(c->log_level));
@@ -453,6 +500,12 @@ void config_print(const tlsg_config *c, void (*emit)(void *, const char *), void
     EMIT("dns_timeout = %ld", c->dns_timeout);
     EMIT("dns_cache_max = %ld", c->dns_cache_max);
     EMIT("retention_days = %ld%s", c->retention_days, c->retention_days ? "" : " (keep everything)");
+    EMIT("downgrade_min_sessions = %ld", c->downgrade_min_sessions);
+    {
+        char w[32];
+        downgrade_window_format(c->downgrade_window, w, sizeof w);
+        EMIT("downgrade_window = %s", w);
+    }
 #undef EMIT
 }
 

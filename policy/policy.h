@@ -16,7 +16,8 @@
  * `rcpt:.DOMAIN`, `client:IP`, `client:CIDR`, `*`. Levels: none, may, encrypt, verify, and
  * for rcpt: rules only dane and dane-only (RFC 7672, see dane.h).
  * Attributes: protocols=, ciphers=, min_bits=, match=, action= (dane levels: action= only,
- * one of defer, tag, quarantine, monitor; a failing dane rule defers by default).
+ * one of defer, tag, quarantine, monitor; a failing dane rule defers by default), and on
+ * sender-side rules downgrade=off|monitor|tag|defer|reject (see downgrade.h).
  *
  * Sender-side rules (client:, from:, *) are evaluated once per message at MAIL FROM; the
  * first matching one in file order applies. rcpt: rules are evaluated per recipient; the
@@ -72,6 +73,16 @@ typedef enum policy_verdict {
     POLICY_VERDICT_AUTH_PLAINTEXT /* SMTP AUTH in a session without TLS */
 } policy_verdict;
 
+/* What a learned TLS downgrade of the sending peer leads to (rule attribute downgrade=). */
+typedef enum policy_downgrade {
+    POLICY_DOWNGRADE_UNSET = 0, /* not written: monitor (see downgrade_mode_for) */
+    POLICY_DOWNGRADE_OFF,       /* no check at all */
+    POLICY_DOWNGRADE_MONITOR,   /* record the verdict, refuse nothing */
+    POLICY_DOWNGRADE_TAG,       /* accept, mark the header */
+    POLICY_DOWNGRADE_DEFER,     /* 451 4.7.0 */
+    POLICY_DOWNGRADE_REJECT     /* 550 5.7.0 */
+} policy_downgrade;
+
 typedef enum policy_selector_kind {
     POLICY_SEL_ANY = 0, /* "*" */
     POLICY_SEL_FROM,
@@ -93,6 +104,8 @@ typedef struct policy_facts {
     const char *cert_subject;     /* client certificate subject CN */
     const char *cert_issuer;      /* client certificate issuer CN */
     int cert_verified;            /* 1 if the MTA trusted the client certificate */
+    const char *auth_type;        /* SMTP AUTH mechanism ({auth_type}); NULL or "" = no AUTH */
+    const char *auth_authen;      /* SMTP AUTH login ({auth_authen}); NULL or "" = unknown */
     const dane_facts *dane;       /* DNS facts of the recipient domain; NULL = not looked up */
 } policy_facts;
 
@@ -109,7 +122,7 @@ typedef struct policy_decision {
     policy_level level;
     policy_verdict verdict;
     policy_action action;                   /* never POLICY_ACTION_DEFAULT */
-    char reason[POLICY_REASON_MAX];         /* why it failed; "" unless verdict is FAIL */
+    char reason[POLICY_REASON_MAX];         /* what was wrong; "" for pass and none */
     int code;                               /* 4xx/5xx for defer/reject, else 0 */
     char xcode[16];                         /* enhanced status code, e.g. "5.7.0", else "" */
     char reply[POLICY_REPLY_MAX];           /* reply text after the codes; printable ASCII */
@@ -147,6 +160,9 @@ void policy_rule_describe(const policy_rule *r, char *buf, size_t size);
 policy_selector_kind policy_rule_kind(const policy_rule *r);
 unsigned policy_rule_line(const policy_rule *r);
 policy_level policy_rule_level(const policy_rule *r);
+/* The rule's downgrade= attribute; POLICY_DOWNGRADE_UNSET if not written or r is NULL. */
+policy_downgrade policy_rule_downgrade(const policy_rule *r);
+const char *policy_downgrade_name(policy_downgrade d);
 
 /* Evaluates the sender-side rules (client:, from:, *) for one message. */
 void policy_eval_sender(const policy *p, const policy_opts *opts, const policy_facts *facts,
@@ -160,6 +176,16 @@ void policy_eval_sender(const policy *p, const policy_opts *opts, const policy_f
  * action monitor. decision.dane records the summary. */
 void policy_eval_rcpt(const policy *p, const policy_opts *opts, const policy_facts *facts,
                       const char *rcpt_domain, policy_decision *out);
+
+/* Checks SMTP AUTH in a session without TLS (auth.c). When the facts carry an AUTH
+ * mechanism or login and no TLS version, the verdict is auth-plaintext with `action`, the
+ * configured plaintext_auth: monitor, tag, quarantine, defer or reject (opts->monitor makes
+ * it monitor); POLICY_ACTION_ACCEPT (plaintext_auth = off) skips the check. The reason names
+ * the login and the mechanism (sanitised, bounded) for logs and the database; the reply,
+ * 530 5.7.11 for reject or 451 4.7.11 for defer, names the mechanism only, because a reply
+ * may travel on in a bounce. Otherwise verdict none, action accept. No rule: rule_text "". */
+void policy_eval_auth(const policy_opts *opts, const policy_facts *facts, policy_action action,
+                      policy_decision *out);
 
 /* Combines verdicts for the X-TLS-Policy header: fail beats downgrade beats auth-plaintext
  * beats pass beats none. */
@@ -214,6 +240,8 @@ int policy_domain_normalize(const char *in, char *out, size_t size);
 /* Maps "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3" (case-insensitive) to 0x0300..0x0304.
  * Returns -1 for anything else. */
 int policy_tls_version_number(const char *name);
+/* The name of a version number 0x0300..0x0304, e.g. "TLSv1.3"; NULL for anything else. */
+const char *policy_tls_version_name(int number);
 
 /* Parses a non-negative decimal cipher bit count up to 65535; -1 if missing or invalid. */
 int policy_cipher_bits_parse(const char *s);

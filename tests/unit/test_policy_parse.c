@@ -104,7 +104,7 @@ static const row rows[] = {
 
     /* levels */
     {"unknown level", "from:x.example sometimes\n", 0,
-     {"p.conf:1: error: unknown level 'sometimes' (expected none, may, encrypt, verify, dane or dane-only)"}, {NULL}},
+     {"p.conf:1: error: unknown level 'sometimes' (expected none, may, encrypt, verify, fingerprint, dane or dane-only)"}, {NULL}},
     {"missing level", "from:x.example\n", 0, {"p.conf:1: error: missing level after selector 'from:x.example'"},
      {NULL}},
 
@@ -196,8 +196,8 @@ static const row rows[] = {
     {"dane: duplicate selector with another level", "rcpt:x.example encrypt\nrcpt:x.example dane\n", 0,
      {"p.conf:2: error: duplicate selector rcpt:x.example (first at line 1)"}, {NULL}},
     {"dane-ish level names", "rcpt:x.example dane_only\nrcpt:y.example daneonly\n", 0,
-     {"p.conf:1: error: unknown level 'dane_only' (expected none, may, encrypt, verify, dane or dane-only)",
-      "p.conf:2: error: unknown level 'daneonly' (expected none, may, encrypt, verify, dane or dane-only)"},
+     {"p.conf:1: error: unknown level 'dane_only' (expected none, may, encrypt, verify, fingerprint, dane or dane-only)",
+      "p.conf:2: error: unknown level 'daneonly' (expected none, may, encrypt, verify, fingerprint, dane or dane-only)"},
      {NULL}},
 
     /* lines */
@@ -214,7 +214,7 @@ static const row rows[] = {
     /* every error reported, not only the first */
     {"several errors on one line", "from:a..b bogus foo=1\n", 0,
      {"p.conf:1: error: bad domain in selector 'from:a..b'",
-      "p.conf:1: error: unknown level 'bogus' (expected none, may, encrypt, verify, dane or dane-only)",
+      "p.conf:1: error: unknown level 'bogus' (expected none, may, encrypt, verify, fingerprint, dane or dane-only)",
       "p.conf:1: error: unknown attribute 'foo'"},
      {NULL}},
     {"errors on several lines with good rules between",

@@ -116,7 +116,7 @@ static fail_kind check_fingerprint(const policy_rule *r, const policy_facts *f, 
     bytes = policy_fingerprint_normalize(f->cert_fp, fp, sizeof(fp));
     if (bytes < 0) {
         policy_sanitize(f->cert_fp, seen, sizeof(seen));
-        snprintf(reason, size, "the MTA passed a malformed certificate fingerprint '%s'", seen);
+        snprintf(reason, size, "the MTA passed a malformed certificate fingerprint %s", seen);
         return FAIL_TLS_FLOOR;
     }
     for (size_t i = 0; i < r->nnames; i++) {

@@ -65,10 +65,14 @@ define(\`STATUS_FILE', \`$SM_DIR/statistics')dnl
 define(\`confPID_FILE', \`$SM_DIR/sendmail.pid')dnl
 define(\`confEBINDIR', \`$SM_ROOT/usr/libexec/sendmail')dnl
 define(\`confDOMAIN_NAME', \`mx.tlsguard.test')dnl
-define(\`confSMTP_LOGIN_MSG', \`\$j ESMTP test')dnl
+define(\`confSMTP_LOGIN_MSG', \`\$j Sendmail test')dnl
 define(\`confDONT_BLAME_SENDMAIL', \`TrustStickyBit')dnl
 define(\`confLOG_LEVEL', \`14')dnl
 define(\`confTO_IDENT', \`0s')dnl
+dnl A busy test machine must not make Sendmail refuse connections or only queue mail.
+define(\`confREFUSE_LA', \`10000')dnl
+define(\`confQUEUE_LA', \`10000')dnl
+define(\`confDELAY_LA', \`0')dnl
 define(\`confDELIVERY_MODE', \`background')dnl
 define(\`confCACERT_PATH', \`$SM_DIR/certs')dnl
 define(\`confCACERT', \`$SM_DIR/certs/ca.crt')dnl
@@ -95,6 +99,21 @@ EOF
     echo "MAILER(\`smtp')dnl"
 }
 
+# Sendmail's syslog lines go to $SM_DIR/maillog (one receiver for every Sendmail of a test).
+start_syslog_sink() {
+    local i
+    : >"$SM_DIR/maillog"
+    perl "$E2E_LIB_DIR/tools/syslog-sink.pl" "$SM_DIR/log.sock" "$SM_DIR/maillog" \
+        2>>"$SM_DIR/stdout.log" &
+    SM_LOG_PID=$!
+    track_pid "$SM_LOG_PID"
+    for ((i = 0; i < 50; i++)); do
+        [ -S "$SM_DIR/log.sock" ] && return 0
+        sleep 0.1
+    done
+    fail "syslog-sink.pl did not create its socket"
+}
+
 # start_sendmail [--no-milter] [--fp ALG] [MC-LINE ...]
 start_sendmail() {
     local milter=yes fp="" extra=()
@@ -107,7 +126,7 @@ start_sendmail() {
         shift
     done
     [ -n "$SM_ROOT" ] || sendmail_prepare
-    start_sink
+    [ -n "$SINK_PID" ] || start_sink
     SM_DIR=$E2E/sendmail
     mkdir -p "$SM_DIR/queue" "$SM_DIR/certs"
     chmod 700 "$SM_DIR/queue"
@@ -117,6 +136,7 @@ start_sendmail() {
     : >"$SM_DIR/aliases"
     : >"$SM_DIR/helpfile"
     : >"$SM_DIR/local-host-names"
+    : >"$SM_DIR/statistics"
     printf 'hosts files\naliases files\n' >"$SM_DIR/service.switch"
     write_sendmail_mc "$milter" "$fp" "${extra[@]}" >"$SM_DIR/sendmail.mc"
     local cf=$SM_ROOT/usr/share/sendmail/cf
@@ -124,17 +144,7 @@ start_sendmail() {
         { cat "$SM_DIR/m4.log" >&2; fail "m4 could not build sendmail.cf"; }
     [ ! -s "$SM_DIR/m4.log" ] || { cat "$SM_DIR/m4.log" >&2; fail "m4 warnings building sendmail.cf"; }
 
-    : >"$SM_DIR/maillog"
-    perl "$E2E_LIB_DIR/tools/syslog-sink.pl" "$SM_DIR/log.sock" "$SM_DIR/maillog" \
-        2>>"$SM_DIR/stdout.log" &
-    SM_LOG_PID=$!
-    track_pid "$SM_LOG_PID"
-    local i
-    for ((i = 0; i < 50; i++)); do
-        [ -S "$SM_DIR/log.sock" ] && break
-        sleep 0.1
-    done
-    [ -S "$SM_DIR/log.sock" ] || fail "syslog-sink.pl did not create its socket"
+    [ -n "$SM_LOG_PID" ] || start_syslog_sink
 
     # -bD: the daemon in the foreground, so that it is our child and its pid is $!.
     unshare --uts --mount /bin/sh -c '

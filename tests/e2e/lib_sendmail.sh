@@ -115,6 +115,7 @@ start_syslog_sink() {
 }
 
 # start_sendmail [--no-milter] [--fp ALG] [MC-LINE ...]
+# shellcheck disable=SC2120 # the tests pass the options
 start_sendmail() {
     local milter=yes fp="" extra=()
     while [ $# -gt 0 ]; do
@@ -147,6 +148,7 @@ start_sendmail() {
     [ -n "$SM_LOG_PID" ] || start_syslog_sink
 
     # -bD: the daemon in the foreground, so that it is our child and its pid is $!.
+    # shellcheck disable=SC2016 # expanded by the inner shell
     unshare --uts --mount /bin/sh -c '
         set -e
         hostname mx.tlsguard.test
@@ -175,6 +177,7 @@ start_sendmail() {
 start_all_sendmail() {
     write_conf "$@"
     start_tlsguard
+    # shellcheck disable=SC2119 # Sendmail's defaults
     start_sendmail
 }
 

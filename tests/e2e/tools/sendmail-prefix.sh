@@ -51,7 +51,11 @@ work=$(mktemp -d "$dir/.new.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # apt drops privileges to _apt for downloads: the directory must be writable by it.
 chmod 777 "$work"
-(cd "$work" && apt-get download -qq sendmail-bin sendmail-cf sendmail-base) >&2 ||
+download() {
+    (cd "$work" && apt-get download -qq sendmail-bin sendmail-cf sendmail-base) >&2
+}
+# Package lists may be missing or stale (a fresh container): update once and try again.
+download || { apt-get update -qq >&2 && download; } ||
     { echo "sendmail-prefix: apt-get download failed (is the Debian archive reachable?)" >&2; exit 1; }
 for deb in "$work"/*.deb; do
     dpkg -x "$deb" "$work/root"

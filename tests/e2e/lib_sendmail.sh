@@ -78,6 +78,9 @@ define(\`confCACERT_PATH', \`$SM_DIR/certs')dnl
 define(\`confCACERT', \`$SM_DIR/certs/ca.crt')dnl
 define(\`confSERVER_CERT', \`$SM_DIR/certs/server.crt')dnl
 define(\`confSERVER_KEY', \`$SM_DIR/certs/server.key')dnl
+dnl Old protocols and ciphers on purpose, as for the test Postfix: with OPENSSL_CONF (see
+dnl start_sendmail) lowering MinProtocol, this lets TLSv1 and TLSv1.1 clients in.
+define(\`confCIPHER_LIST', \`ALL:@SECLEVEL=0')dnl
 define(\`SMART_HOST', \`esmtp:[127.0.0.1]')dnl
 define(\`ESMTP_MAILER_ARGS', \`TCP \$h $SINK_PORT')dnl
 FEATURE(\`no_default_msa')dnl
@@ -147,9 +150,12 @@ start_sendmail() {
 
     [ -n "$SM_LOG_PID" ] || start_syslog_sink
 
+    # Debian's openssl.cnf sets MinProtocol = TLSv1.2; Sendmail has no option for it, but
+    # OpenSSL reads the file OPENSSL_CONF names (the client's recipe of field guide 9).
+    cp "$E2E/client-openssl.cnf" "$SM_DIR/openssl.cnf"
     # -bD: the daemon in the foreground, so that it is our child and its pid is $!.
     # shellcheck disable=SC2016 # expanded by the inner shell
-    unshare --uts --mount /bin/sh -c '
+    OPENSSL_CONF=$SM_DIR/openssl.cnf unshare --uts --mount /bin/sh -c '
         set -e
         hostname mx.tlsguard.test
         mkdir -p "$1/dev"

@@ -1,16 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # tlsguard attached to a real Sendmail 8.17 (lib_sendmail.sh) with the lines of
-# contrib/sendmail/tlsguard.mc: plaintext and STARTTLS sessions recorded, a protocol floor,
-# level verify from Sendmail's {verify} with a trusted, an untrusted, a wrong and no client
-# certificate, reject and defer replies exactly as swaks sees them, the rows in SQLite, and
-# F=T when tlsguard is down.
+# contrib/sendmail/tlsguard.mc: plaintext and STARTTLS sessions recorded, protocol floors
+# (TLSv1.2 against >=TLSv1.3, a legacy TLSv1.1 client against >=TLSv1.2), level verify from
+# Sendmail's {verify} with a trusted, an untrusted, a wrong and no client certificate, reject
+# and defer replies exactly as swaks sees them, the rows in SQLite, and F=T when tlsguard is
+# down.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_sendmail.sh"
 e2e_init
 write_policy <<'EOF2'
 from:enc.example encrypt action=reject
 from:floor.example encrypt protocols=>=TLSv1.3
+from:floor12.example encrypt protocols=>=TLSv1.2 action=reject
 from:bank.example verify match=.bank.example action=reject
 from:defer.example verify
 * may
@@ -67,6 +69,15 @@ sql_is "SELECT tls_version, cipher FROM sessions WHERE id = (SELECT session_id F
         WHERE mail_from = 'x@floor.example')" "TLSv1.2|ECDHE-RSA-AES256-GCM-SHA384" \
     "floor: the refused session's protocol and cipher recorded"
 
+# TLSv1.1 from a legacy client (OPENSSL_CONF recipe on both sides)
+send_mail --old-tls --tls --tls-protocol tlsv1_1 --from x@floor12.example --to r@y.example &&
+    fail "TLSv1.1 accepted by protocols=>=TLSv1.2"
+expect_tls TLSv1.1
+expect_reply 550 "5.7.1 <x@floor12.example>... TLS required for mail from floor12.example (rule from:floor12.example): protocol TLSv1.1 not allowed by protocols=>=TLSv1.2" \
+    "floor, TLSv1.1: 550 5.7.1"
+sql_is "SELECT tls_version FROM sessions WHERE id = (SELECT session_id FROM messages
+        WHERE mail_from = 'x@floor12.example')" "TLSv1.1" "floor: TLSv1.1 recorded"
+
 # --- verify: Sendmail's {verify} decides, {cn_subject} is the name
 need="TLS with a trusted client certificate required for mail from bank.example (rule from:bank.example)"
 send_mail --cert good --from good@bank.example --to r@y.example --header "Subject: sm-cert-good" ||
@@ -111,13 +122,14 @@ sql_is "SELECT mail_from, level, verdict, action, outcome FROM messages
         WHERE verdict != 'pass' ORDER BY id" \
     "x@enc.example|encrypt|fail|reject|refused
 x@floor.example|encrypt|fail|defer|refused
+x@floor12.example|encrypt|fail|reject|refused
 untrusted@bank.example|verify|fail|reject|refused
 wrong@bank.example|verify|fail|reject|refused
 nocert@bank.example|verify|fail|reject|refused
 plain@bank.example|verify|fail|reject|refused
 u@defer.example|verify|fail|defer|refused" "messages: every refusal"
-sql_is "SELECT count(*) FROM policy_hits" "7" "policy_hits: one row per refusal"
-sql_is "SELECT count(*), count(ended_at), sum(messages) FROM sessions" "12|12|12" \
+sql_is "SELECT count(*) FROM policy_hits" "8" "policy_hits: one row per refusal"
+sql_is "SELECT count(*), count(ended_at), sum(messages) FROM sessions" "13|13|13" \
     "sessions: one per swaks run, all closed, one message each"
 sql_is "SELECT count(*) FROM messages WHERE queue_id IS NULL OR queue_id = ''" "0" \
     "messages: Sendmail's queue id ({i}) recorded for each"

@@ -43,6 +43,8 @@ dump_logs() {
 
 # sendmail_prepare: SM_ROOT, unpacking the packages if no earlier run did.
 sendmail_prepare() {
+    unshare --uts --mount true 2>"$E2E/unshare.log" ||
+        fail "unshare --uts --mount does not work here ($(cat "$E2E/unshare.log")): the Sendmail tests need new UTS and mount namespaces (root with CAP_SYS_ADMIN; in a container, a privileged one)"
     SM_ROOT=$(bash "$E2E_LIB_DIR/tools/sendmail-prefix.sh" 2>"$E2E/sendmail-prefix.log") ||
         { cat "$E2E/sendmail-prefix.log" >&2; fail "no private Sendmail (tools/sendmail-prefix.sh)"; }
     info "sendmail from $SM_ROOT"

@@ -136,12 +136,30 @@ static int set_default_action(tlsg_config *c, const char *v, const char **why)
     return 0;
 }
 
+static int set_plaintext_auth(tlsg_config *c, const char *v, const char **why)
+{
+    policy_action a;
+
+    if (strcmp(v, "off") == 0) {
+        c->plaintext_auth = POLICY_ACTION_ACCEPT;
+        return 0;
+    }
+    if (policy_action_from_name(v, &a) != 0 || strcmp(v, policy_action_name(a)) != 0 ||
+        (a != POLICY_ACTION_MONITOR && a != POLICY_ACTION_TAG && a != POLICY_ACTION_DEFER &&
+         a != POLICY_ACTION_REJECT)) {
+        *why = "expected off, monitor, tag, defer or reject";
+        return -1;
+    }
+    c->plaintext_auth = a;
+    return 0;
+}
+
 static int set_log_level(tlsg_config *c, const char *v, const char **why)
 {
     int level = log_level_from_name(v);
 
     if (level < 0) {
-        *why = "expected error, warning, info or debug";
+        *why = "expected error, warning, notice, info or debug";
         return -1;
     }
     c->log_level = level;
@@ -229,9 +247,10 @@ static const struct option {
     {"mode", set_mode, "enforce | monitor"},
     {"default_action", set_default_action, "defer | reject"},
     {"header", set_header, "yes | no"},
+    {"plaintext_auth", set_plaintext_auth, "off | monitor | tag | defer | reject"},
     {"user", set_user, "user name"},
     {"log", set_log, "syslog | stderr"},
-    {"log_level", set_log_level, "error | warning | info | debug"},
+    {"log_level", set_log_level, "error | warning | notice | info | debug"},
     {"on_db_error", set_on_db_error, "accept | tempfail"},
     {"db_queue_max", set_db_queue_max, "100..10000000"},
     {"drain_timeout", set_drain_timeout, "0..3600 seconds"},
@@ -249,6 +268,7 @@ static void config_defaults(tlsg_config *c)
     c->socket = xstrdup(TLSG_DEFAULT_SOCKET);
     c->database = xstrdup(TLSG_DEFAULT_DATABASE);
     c->default_action = POLICY_ACTION_DEFER;
+    c->plaintext_auth = POLICY_ACTION_MONITOR; /* record and log; built-in defaults refuse nothing */
     c->header = 1;
     c->log_level = LOG_INFO;
     c->on_db_error = ON_DB_ERROR_ACCEPT;
@@ -441,6 +461,9 @@ void config_print(const tlsg_config *c, void (*emit)(void *, const char *), void
     EMIT("mode = %s", c->monitor ? "monitor" : "enforce");
     EMIT("default_action = %s", policy_action_name(c->default_action));
     EMIT("header = %s", c->header ? "yes" : "no");
+    EMIT("plaintext_auth = %s", c->plaintext_auth == POLICY_ACTION_ACCEPT
+                                    ? "off"
+                                    : policy_action_name(c->plaintext_auth));
     EMIT("user = %s", c->user ? c->user : "(unchanged)");
     EMIT("log = %s", c->log_stderr ? "stderr" : "syslog");
     EMIT("log_level = %s", log_level_name(c->log_level));

@@ -28,6 +28,7 @@ struct tlsg_config {
     char *user;          /* NULL: do not switch user */
     int monitor;
     policy_action default_action;
+    policy_action plaintext_auth; /* POLICY_ACTION_ACCEPT: off (see policy_eval_auth) */
     int header;
     int log_stderr;
     int log_level;

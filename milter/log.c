@@ -26,7 +26,8 @@ static const struct {
     const char *name;
     int level;
 } levels[] = {
-    {"error", LOG_ERR}, {"warning", LOG_WARNING}, {"info", LOG_INFO}, {"debug", LOG_DEBUG},
+    {"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
+    {"info", LOG_INFO}, {"debug", LOG_DEBUG},
 };
 
 int log_level_from_name(const char *name)

@@ -31,6 +31,7 @@
  * Macros tlsguard asks the MTA for (smfi_setsymlist). Policy reads TLS facts at MAIL,
  * where they are final: the first EHLO always precedes STARTTLS. They are also read at each
  * HELO/EHLO so that a session that sent no mail is still recorded with its TLS.
+ * {auth_type} and {auth_authen} are set at MAIL once AUTH succeeded (plaintext_auth).
  * {verify}, {cn_subject}, {cn_issuer}, {cert_fp} and {cert_md5} are Sendmail's; Postfix skips
  * macros it does not know.
  * Postfix knows the queue id only from the first accepted RCPT on.
@@ -41,7 +42,7 @@ static const struct {
 } macro_lists[] = {
     {SMFIM_CONNECT, "j"},
     {SMFIM_HELO, TLS_MACROS},
-    {SMFIM_ENVFROM, "i " TLS_MACROS},
+    {SMFIM_ENVFROM, "i {auth_type} {auth_authen} " TLS_MACROS},
     {SMFIM_ENVRCPT, "i"},
     {SMFIM_EOM, "i"},
 };
@@ -267,10 +268,11 @@ static void log_decision(const conn *c, const char *what, const char *addr,
 {
     const msg_state *m = &c->msg;
 
-    log_msg(d->verdict == POLICY_VERDICT_FAIL ? LOG_NOTICE : LOG_INFO,
+    log_msg(d->verdict == POLICY_VERDICT_PASS || d->verdict == POLICY_VERDICT_NONE ? LOG_INFO
+                                                                                    : LOG_NOTICE,
             "%s: %s %s=<%s> client=%s tls=%s cipher=%s bits=%d rule=%s level=%s verdict=%s "
             "action=%s session=%lld%s%s%s%s%s%s",
-            m->queue_id[0] ? m->queue_id : "NOQUEUE", what, what[0] == 's' ? "from" : "to",
+            m->queue_id[0] ? m->queue_id : "NOQUEUE", what, strcmp(what, "rcpt") ? "from" : "to",
             addr, c->client_addr[0] ? c->client_addr : "unknown",
             c->has_tls ? c->tls_version : "none", c->has_tls && c->cipher[0] ? c->cipher : "-",
             c->has_tls ? c->cipher_bits : 0, d->rule_text[0] ? d->rule_text : "-",
@@ -314,6 +316,32 @@ static void note_accepted(msg_state *m, const policy_decision *d)
     if (d->action == POLICY_ACTION_QUARANTINE && !m->quarantine) {
         m->quarantine = 1;
         snprintf(m->why_held, sizeof m->why_held, "tlsguard: %s", d->reason);
+    }
+}
+
+/*
+ * SMTP AUTH in a session without TLS (plaintext_auth). Of the rule's decision and this one
+ * the message keeps the stronger (the rule's on a tie): its verdict, reason and action are
+ * recorded. The other still counts for the header.
+ */
+static void check_auth(SMFICTX *ctx, const conn *c, msg_state *m)
+{
+    char type[64], authen[POLICY_ADDR_MAX];
+    policy_decision d;
+    policy_facts f;
+
+    facts_of(c, &f);
+    f.auth_type = macro(ctx, "{auth_type}", type, sizeof type) ? type : NULL;
+    f.auth_authen = macro(ctx, "{auth_authen}", authen, sizeof authen) ? authen : NULL;
+    policy_eval_auth(&m->snap->opts, &f, m->snap->cfg.plaintext_auth, &d);
+    if (d.verdict == POLICY_VERDICT_NONE)
+        return;
+    log_decision(c, "auth", m->mail_from, &d);
+    if (policy_decision_stronger(&m->sender, &d) == &d) {
+        note_accepted(m, &m->sender);
+        m->sender = d;
+    } else {
+        note_accepted(m, &d);
     }
 }
 
@@ -394,6 +422,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     facts_of(c, &f);
     policy_eval_sender(m->snap->pol, &m->snap->opts, &f, &m->sender);
     log_decision(c, "sender", m->mail_from, &m->sender);
+    check_auth(ctx, c, m);
     queue_session(c, 0);
     if (refuses(&m->sender)) {
         message_end(c, "refused");

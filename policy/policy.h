@@ -101,6 +101,8 @@ typedef struct policy_facts {
     const char *cert_subject;     /* client certificate subject CN */
     const char *cert_issuer;      /* client certificate issuer CN */
     int cert_verified;            /* 1 if the MTA trusted the client certificate */
+    const char *auth_type;        /* SMTP AUTH mechanism ({auth_type}); NULL or "" = no AUTH */
+    const char *auth_authen;      /* SMTP AUTH login ({auth_authen}); NULL or "" = unknown */
     const dane_facts *dane;       /* DNS facts of the recipient domain; NULL = not looked up */
 } policy_facts;
 
@@ -117,7 +119,7 @@ typedef struct policy_decision {
     policy_level level;
     policy_verdict verdict;
     policy_action action;                   /* never POLICY_ACTION_DEFAULT */
-    char reason[POLICY_REASON_MAX];         /* why it failed; "" unless verdict is FAIL */
+    char reason[POLICY_REASON_MAX];         /* what was wrong; "" for pass and none */
     int code;                               /* 4xx/5xx for defer/reject, else 0 */
     char xcode[16];                         /* enhanced status code, e.g. "5.7.0", else "" */
     char reply[POLICY_REPLY_MAX];           /* reply text after the codes; printable ASCII */
@@ -168,6 +170,16 @@ void policy_eval_sender(const policy *p, const policy_opts *opts, const policy_f
  * action monitor. decision.dane records the summary. */
 void policy_eval_rcpt(const policy *p, const policy_opts *opts, const policy_facts *facts,
                       const char *rcpt_domain, policy_decision *out);
+
+/* Checks SMTP AUTH in a session without TLS (auth.c). When the facts carry an AUTH
+ * mechanism or login and no TLS version, the verdict is auth-plaintext with `action`, the
+ * configured plaintext_auth: monitor, tag, quarantine, defer or reject (opts->monitor makes
+ * it monitor); POLICY_ACTION_ACCEPT (plaintext_auth = off) skips the check. The reason names
+ * the login and the mechanism (sanitised, bounded) for logs and the database; the reply,
+ * 530 5.7.11 for reject or 451 4.7.11 for defer, names the mechanism only, because a reply
+ * may travel on in a bounce. Otherwise verdict none, action accept. No rule: rule_text "". */
+void policy_eval_auth(const policy_opts *opts, const policy_facts *facts, policy_action action,
+                      policy_decision *out);
 
 /* Combines verdicts for the X-TLS-Policy header: fail beats downgrade beats auth-plaintext
  * beats pass beats none. */

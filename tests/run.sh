@@ -21,6 +21,7 @@ packages=(
     libnet-ssleay-perl libio-socket-ssl-perl valgrind
     nsd ldnsutils dns-root-data faketime
     clang libclang-rt-14-dev systemd
+    sasl2-bin libsasl2-modules
     # Sendmail's libraries: the Sendmail tests run Debian's sendmail-bin unpacked into a
     # private prefix (below), because the package itself conflicts with postfix.
     m4 libwrap0 liblockfile1 libdb5.3 libldap-2.5-0 libnsl2 libsasl2-2

@@ -84,7 +84,7 @@ session_is() {
 mc -t 2 'connect case-optneg 4 1000 198.51.100.1' quit
 grep -qxF 'OPTNEG: O version=6 actions=0x131 protocol=0x33d0' "$E2E/mc.out" ||
     fail "OPTNEG: unexpected reply: $(head -n 1 "$E2E/mc.out")"
-grep -qxF 'OPTNEG: symlist mail i {tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} {cert_fp} {cert_md5}' \
+grep -qxF 'OPTNEG: symlist mail i {auth_type} {auth_authen} {tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} {cert_fp} {cert_md5}' \
     "$E2E/mc.out" || fail "OPTNEG: no macro list for MAIL"
 pass "OPTNEG: headers/quarantine/symlist actions; body, EOH, DATA, unknown skipped; connect, HELO, header unanswered; macro lists"
 

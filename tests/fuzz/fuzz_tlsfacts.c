@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_tlsfacts - the TLS facts an MTA reports in its macros, and every text built from
- * them. The input holds up to ten NUL-separated fields, taken as the MTA's strings:
+ * them. The input holds up to twelve NUL-separated fields, taken as the MTA's strings:
  *   tls_version, cipher, cipher_bits, cert_subject, cert_issuer, client_addr,
- *   mail_from_domain, recipient domain, rule list (for the header), cert_fp
+ *   mail_from_domain, recipient domain, rule list (for the header), auth_type, auth_authen,
+ *   cert_fp
  * They are read by policy_tls_version_number(), policy_cipher_bits_parse(),
  * policy_cipher_is_weak(), policy_fingerprint_normalize(), policy_xtext_decode() and
  * policy_sanitize() (with a small buffer too), then evaluated raw, not sanitised first as the
  * milter does, against a fixed policy that uses every floor (protocols=, ciphers=, min_bits=,
  * match=), the fingerprint level and the dane levels, and put in the X-TLS-Policy header
- * value (a short buffer too).
+ * value (a short buffer too). The SMTP AUTH fields go to policy_eval_auth().
  *
  * Checks (policy.h): the parsers' ranges; sanitised text is printable, bounded and a prefix
  * in length; decisions keep their promises; reasons, replies and header values are
@@ -21,7 +22,7 @@
 #include "policy.h"
 
 enum { F_VERSION, F_CIPHER, F_BITS, F_SUBJECT, F_ISSUER, F_CLIENT, F_FROM, F_RCPT, F_RULES,
-       F_FP, F_COUNT };
+       F_AUTH_TYPE, F_AUTH_AUTHEN, F_FP, F_COUNT };
 
 static const char policy_text[] =
     "client:192.0.2.0/24 encrypt protocols=>=TLSv1.2\n"
@@ -58,6 +59,34 @@ static void check_decision(const policy_decision *d)
     FUZZ_CHECK(fuzz_terminated(d->reply, sizeof d->reply) && fuzz_printable(d->reply));
     FUZZ_CHECK(fuzz_terminated(d->dane, sizeof d->dane) && fuzz_printable(d->dane));
     FUZZ_CHECK(d->verdict == POLICY_VERDICT_FAIL || d->reason[0] == '\0');
+}
+
+/* The plaintext AUTH check: texts that end up in a quoted reason="..." log field and in a
+ * reply; the verdict only without TLS and with AUTH; a refusal's codes. */
+static void check_auth(const policy_facts *f, policy_action configured)
+{
+    policy_decision d;
+    int tls = f->tls_version && f->tls_version[0];
+    int auth = (f->auth_type && f->auth_type[0]) || (f->auth_authen && f->auth_authen[0]);
+
+    policy_eval_auth(NULL, f, configured, &d);
+    FUZZ_CHECK(fuzz_terminated(d.reason, sizeof d.reason) && fuzz_printable(d.reason));
+    FUZZ_CHECK(fuzz_terminated(d.reply, sizeof d.reply) && fuzz_printable(d.reply));
+    FUZZ_CHECK(!strchr(d.reason, '"') && !strchr(d.reply, '"'));
+    FUZZ_CHECK(d.rule == NULL && d.rule_text[0] == '\0' && !d.needs_dane);
+    if (d.verdict == POLICY_VERDICT_NONE) {
+        FUZZ_CHECK(d.action == POLICY_ACTION_ACCEPT && d.reason[0] == '\0' && d.code == 0);
+        FUZZ_CHECK(tls || !auth || configured == POLICY_ACTION_ACCEPT);
+        return;
+    }
+    FUZZ_CHECK(d.verdict == POLICY_VERDICT_AUTH_PLAINTEXT && !tls && auth);
+    FUZZ_CHECK(d.action == configured && d.reason[0] != '\0');
+    if (configured == POLICY_ACTION_REJECT)
+        FUZZ_CHECK(d.code == 530 && strcmp(d.xcode, "5.7.11") == 0);
+    else if (configured == POLICY_ACTION_DEFER)
+        FUZZ_CHECK(d.code == 451 && strcmp(d.xcode, "4.7.11") == 0);
+    else
+        FUZZ_CHECK(d.code == 0 && d.reply[0] == '\0');
 }
 
 static void check_sanitize(const char *in)
@@ -146,6 +175,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         policy_eval_rcpt(fixed_policy(), &opts, &facts, f[F_RCPT], &d);
         check_decision(&d);
     }
+    facts.auth_type = f[F_AUTH_TYPE];
+    facts.auth_authen = f[F_AUTH_AUTHEN];
+    check_auth(&facts, POLICY_ACTION_REJECT);
+    check_auth(&facts, POLICY_ACTION_DEFER);
+    check_auth(&facts, POLICY_ACTION_MONITOR);
+    check_auth(&facts, POLICY_ACTION_ACCEPT);
     free(text);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 /* Core. */
+#include "downgrade.h"
 #include "policy.h"
 
 #include "xalloc.h"
@@ -76,6 +77,44 @@ static void warn_fingerprint(const snapshot *s)
     }
 }
 
+/* Pruned sessions are forgotten peers: the history a restart reloads is cut at retention. */
+static void check_retention(const tlsg_config *cfg)
+{
+    char window[32];
+
+    if (cfg->retention_days == 0 || cfg->retention_days * 86400L >= cfg->downgrade_window)
+        return;
+    downgrade_window_format(cfg->downgrade_window, window, sizeof window);
+    fprintf(stderr, "%s: warning: retention_days = %ld is shorter than downgrade_window = %s: "
+                    "after a restart, peers are learned from %ld days of records only\n",
+            cfg->path ? cfg->path : "(built-in)", cfg->retention_days, window,
+            cfg->retention_days);
+}
+
+int cli_open_database(const char *cmd, const char *config_path, tlsg_config *cfg, sqlite3 **db)
+{
+    policy_diag diag = {0};
+
+    *db = NULL;
+    if (config_load(config_path, cfg, &diag) != 0) {
+        for (size_t i = 0; i < diag.n; i++)
+            fprintf(stderr, "%s\n", diag.msgs[i]);
+        policy_diag_free(&diag);
+        return 1;
+    }
+    policy_diag_free(&diag);
+    if (sqlite3_open_v2(cfg->database, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "tlsguard %s: cannot open database %s: %s\n", cmd, cfg->database,
+                *db ? sqlite3_errmsg(*db) : "out of memory");
+        sqlite3_close(*db);
+        *db = NULL;
+        config_clear(cfg);
+        return 2;
+    }
+    sqlite3_busy_timeout(*db, 5000);
+    return 0;
+}
+
 int cli_check(int argc, char **argv)
 {
     const char *path = NULL;
@@ -102,6 +141,7 @@ int cli_check(int argc, char **argv)
         printf("%s\n", line);
     }
     warn_fingerprint(s);
+    check_retention(&s->cfg);
     if (check_resolver(s) != 0) {
         snapshot_release(s);
         return 1;

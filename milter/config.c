@@ -12,6 +12,7 @@
 #include <string.h>
 
 /* Core. */
+#include "downgrade.h"
 #include "xalloc.h"
 
 /* Daemon. */
@@ -236,6 +237,25 @@ static int set_retention_days(tlsg_config *c, const char *v, const char **why)
     return set_number(&c->retention_days, v, 0, 36500, why);
 }
 
+static int set_downgrade_min_sessions(tlsg_config *c, const char *v, const char **why)
+{
+    return set_number(&c->downgrade_min_sessions, v, 1, DOWNGRADE_SESSIONS_MAX, why);
+}
+
+#define DOWNGRADE_WINDOW_MAX (3650L * 86400)
+
+static int set_downgrade_window(tlsg_config *c, const char *v, const char **why)
+{
+    int64_t secs;
+
+    if (downgrade_window_parse(v, DOWNGRADE_WINDOW_MAX, &secs) != 0) {
+        *why = "expected a number with unit s, m, h or d, e.g. 30d";
+        return -1;
+    }
+    c->downgrade_window = (long)secs;
+    return 0;
+}
+
 static const struct option {
     const char *name;
     setter set;
@@ -260,6 +280,8 @@ static const struct option {
     {"dns_timeout", set_dns_timeout, "1..25 seconds"},
     {"dns_cache_max", set_dns_cache_max, "100..10000000"},
     {"retention_days", set_retention_days, "0 (keep everything)..36500"},
+    {"downgrade_min_sessions", set_downgrade_min_sessions, "1..100"},
+    {"downgrade_window", set_downgrade_window, "1s..3650d"},
 };
 
 static void config_defaults(tlsg_config *c)
@@ -278,6 +300,8 @@ static void config_defaults(tlsg_config *c)
     c->dns_timeout = 10;
     c->dns_cache_max = 100000;
     c->retention_days = 365;
+    c->downgrade_min_sessions = 3;
+    c->downgrade_window = 30L * 86400;
 }
 
 void config_clear(tlsg_config *c)
@@ -476,6 +500,12 @@ void config_print(const tlsg_config *c, void (*emit)(void *, const char *), void
     EMIT("dns_timeout = %ld", c->dns_timeout);
     EMIT("dns_cache_max = %ld", c->dns_cache_max);
     EMIT("retention_days = %ld%s", c->retention_days, c->retention_days ? "" : " (keep everything)");
+    EMIT("downgrade_min_sessions = %ld", c->downgrade_min_sessions);
+    {
+        char w[32];
+        downgrade_window_format(c->downgrade_window, w, sizeof w);
+        EMIT("downgrade_window = %s", w);
+    }
 #undef EMIT
 }
 

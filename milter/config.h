@@ -41,6 +41,8 @@ struct tlsg_config {
     long dns_timeout;        /* seconds, for all the lookups of one recipient domain */
     long dns_cache_max;
     long retention_days;     /* 0: keep every record */
+    long downgrade_min_sessions; /* TLS sessions that make a peer learned, 1..100 */
+    long downgrade_window;       /* seconds they must fall within */
 };
 typedef struct tlsg_config tlsg_config;
 

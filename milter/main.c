@@ -19,6 +19,7 @@ static int usage(FILE *fp)
                 "       tlsguard explain [-c FILE] --from ADDR --rcpt ADDR [options]\n"
                 "       tlsguard stats   [-c FILE] [--since DAYS] [--json | --prometheus]\n"
                 "       tlsguard probe   [-c FILE] DOMAIN [--port N] [--json]\n"
+                "       tlsguard peers   [-c FILE]\n"
                 "       tlsguard version\n"
                 "See tlsguard(8).\n");
     return fp == stdout ? 0 : 1;
@@ -49,7 +50,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"serve", cmd_serve},     {"check", cli_check}, {"explain", cli_explain},
         {"stats", cli_stats},     {"version", cli_version},
-        {"probe", cli_probe},
+        {"probe", cli_probe},     {"peers", cli_peers},
     };
 
     if (argc < 2)

@@ -8,10 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* Core. */
+#include "downgrade.h"
 #include "policy.h"
 #include "xalloc.h"
 
@@ -19,9 +20,18 @@
 #include "config.h"
 #include "dane_lookup.h"
 #include "log.h"
+#include "peers.h"
 #include "recorder.h"
 
 #define HEADER_NAME "X-TLS-Policy"
+/*
+ * Forged X-TLS-Policy headers removed at end of message. tlsguard negotiates the header step
+ * away (one milter command per header line was most of its per-message cost) and so cannot
+ * count them: it deletes indexes FORGED_MAX..1 blindly. Deleting an index that does not exist
+ * is a no-op for Postfix and Sendmail. More copies than this stay unless header_checks
+ * removes them (tlsguard.conf(5)).
+ */
+#define FORGED_MAX 10
 #define RULES_MAX 1024
 #define TLS_MACROS \
     "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} " \
@@ -40,7 +50,7 @@ static const struct {
     int stage;
     const char *macros;
 } macro_lists[] = {
-    {SMFIM_CONNECT, "j"},
+    {SMFIM_CONNECT, "j {client_resolve}"},
     {SMFIM_HELO, TLS_MACROS},
     {SMFIM_ENVFROM, "i {auth_type} {auth_authen} " TLS_MACROS},
     {SMFIM_ENVRCPT, "i"},
@@ -61,7 +71,6 @@ typedef struct msg_state {
     char rules[RULES_MAX];  /* rule texts that applied, comma-separated */
     int tag, quarantine;
     char why_held[POLICY_REASON_MAX + 16];
-    int forged;             /* X-TLS-Policy headers found in the message */
 } msg_state;
 
 /* One SMTP connection, owned by the libmilter context, freed in on_close. */
@@ -74,6 +83,8 @@ typedef struct conn {
     char client_addr[INET6_ADDRSTRLEN];
     int client_port;
     char client_name[256];
+    char peer[PEER_MAX]; /* peers_identity(); "" if unknown */
+    int learned;         /* this session's TLS delivery is in the peer's history */
     char helo[512];
     int has_tls;
     char tls_version[32], cipher[128];
@@ -158,6 +169,7 @@ static void queue_session(const conn *c, int closing)
     r->client_addr = dup_or_null(c->client_addr);
     r->client_port = c->client_port;
     r->client_name = dup_or_null(c->client_name);
+    r->peer = dup_or_null(c->peer);
     r->helo = dup_or_null(c->helo);
     if (c->has_tls) {
         r->tls_version = xstrdup(c->tls_version);
@@ -320,10 +332,22 @@ static void note_accepted(msg_state *m, const policy_decision *d)
 }
 
 /*
- * SMTP AUTH in a session without TLS (plaintext_auth). Of the rule's decision and this one
- * the message keeps the stronger (the rule's on a tie): its verdict, reason and action are
- * recorded. The other still counts for the header.
+ * A second decision about the message (downgrade, auth-plaintext): of it and the message's
+ * decision so far, the stronger becomes the message's (its verdict, reason and action are
+ * recorded and answer MAIL); the other still counts for the header. Harmless if the message
+ * is then refused: the state is reset at the next MAIL.
  */
+static void keep_stronger(msg_state *m, const policy_decision *d)
+{
+    if (policy_decision_stronger(&m->sender, d) == d) {
+        note_accepted(m, &m->sender);
+        m->sender = *d;
+    } else {
+        note_accepted(m, d);
+    }
+}
+
+/* SMTP AUTH in a session without TLS (plaintext_auth), after the downgrade check. */
 static void check_auth(SMFICTX *ctx, const conn *c, msg_state *m)
 {
     char type[64], authen[POLICY_ADDR_MAX];
@@ -337,12 +361,7 @@ static void check_auth(SMFICTX *ctx, const conn *c, msg_state *m)
     if (d.verdict == POLICY_VERDICT_NONE)
         return;
     log_decision(c, "auth", m->mail_from, &d);
-    if (policy_decision_stronger(&m->sender, &d) == &d) {
-        note_accepted(m, &m->sender);
-        m->sender = d;
-    } else {
-        note_accepted(m, &d);
-    }
+    keep_stronger(m, &d);
 }
 
 static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -350,8 +369,9 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                              unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
     conn *c = conn_get(ctx);
-    const unsigned long skip = SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
-    const unsigned long quiet = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR;
+    const unsigned long skip =
+        SMFIP_NOHDRS | SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+    const unsigned long quiet = SMFIP_NR_CONN | SMFIP_NR_HELO;
 
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
     *pf1 = f1 & (skip | quiet);
@@ -369,6 +389,7 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
     conn *c = conn_get(ctx);
+    char resolve[16];
 
     c->connected = 1;
     if (atomic_load(&draining))
@@ -387,6 +408,10 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
         inet_ntop(AF_INET6, &in6->sin6_addr, c->client_addr, sizeof c->client_addr);
         c->client_port = ntohs(in6->sin6_port);
     }
+    /* Sendmail says whether the name is verified; Postfix gives a verified name or none. */
+    peers_identity(c->client_name,
+                   macro(ctx, "{client_resolve}", resolve, sizeof resolve) ? resolve : NULL,
+                   c->client_addr, c->peer, sizeof c->peer);
     return noreply(c, SMFIP_NR_CONN);
 }
 
@@ -397,6 +422,43 @@ static sfsistat on_helo(SMFICTX *ctx, char *helo)
     policy_sanitize(helo, c->helo, sizeof c->helo);
     read_tls(ctx, c);
     return noreply(c, SMFIP_NR_HELO);
+}
+
+/*
+ * The learned downgrade check (downgrade.h), after the sender-side rule. A rule that passes
+ * with a downgrade in monitor mode records verdict downgrade, action monitor.
+ */
+static void check_downgrade(conn *c, msg_state *m)
+{
+    downgrade_params prm = {
+        .now = time(NULL),
+        .min_sessions = (unsigned)m->snap->cfg.downgrade_min_sessions,
+        .window = m->snap->cfg.downgrade_window,
+        .mode = downgrade_mode_for(m->sender.rule, &m->snap->opts),
+    };
+    policy_decision *d;
+
+    if (prm.mode == POLICY_DOWNGRADE_OFF || !c->peer[0])
+        return;
+    d = xmalloc(sizeof *d); /* large: not on a libmilter thread's stack */
+    peers_decide(c->peer, &prm, c->has_tls ? c->tls_version : NULL, &m->sender, d);
+    if (d->verdict == POLICY_VERDICT_DOWNGRADE) {
+        log_decision(c, "downgrade", m->mail_from, d);
+        keep_stronger(m, d);
+    }
+    free(d);
+}
+
+/* A session counts once in its peer's TLS history: at its first delivered message. */
+static void learn_tls(conn *c)
+{
+    const tlsg_config *cfg = &c->msg.snap->cfg;
+
+    if (c->learned || !c->has_tls || !c->peer[0])
+        return;
+    peers_learn(c->peer, time(NULL), c->tls_version, (unsigned)cfg->downgrade_min_sessions,
+                cfg->downgrade_window);
+    c->learned = 1;
 }
 
 static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
@@ -422,6 +484,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     facts_of(c, &f);
     policy_eval_sender(m->snap->pol, &m->snap->opts, &f, &m->sender);
     log_decision(c, "sender", m->mail_from, &m->sender);
+    check_downgrade(c, m);
     check_auth(ctx, c, m);
     queue_session(c, 0);
     if (refuses(&m->sender)) {
@@ -490,15 +553,6 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
     return SMFIS_CONTINUE;
 }
 
-static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
-{
-    conn *c = conn_get(ctx);
-
-    if (c->msg.active && strcasecmp(name, HEADER_NAME) == 0)
-        c->msg.forged++;
-    return noreply(c, SMFIP_NR_HDR);
-}
-
 static sfsistat on_eom(SMFICTX *ctx)
 {
     conn *c = conn_get(ctx);
@@ -511,7 +565,7 @@ static sfsistat on_eom(SMFICTX *ctx)
     if (!m->queue_id[0])
         macro(ctx, "i", m->queue_id, sizeof m->queue_id);
     /* A sender must not be able to forge our header: remove what came in, always. */
-    for (int i = m->forged; i >= 1; i--)
+    for (int i = FORGED_MAX; i >= 1; i--)
         smfi_chgheader(ctx, HEADER_NAME, i, NULL);
     if (m->snap->cfg.header || m->tag) {
         facts_of(c, &f);
@@ -521,6 +575,7 @@ static sfsistat on_eom(SMFICTX *ctx)
     }
     if (m->quarantine && smfi_quarantine(ctx, m->why_held) != MI_SUCCESS)
         log_msg(LOG_ERR, "%s: quarantine refused by the MTA", m->queue_id);
+    learn_tls(c);
     message_end(c, m->quarantine ? "quarantined" : m->tag ? "tagged" : "accepted");
     return SMFIS_CONTINUE;
 }
@@ -559,7 +614,6 @@ struct smfiDesc milter_desc = {
     .xxfi_helo = on_helo,
     .xxfi_envfrom = on_envfrom,
     .xxfi_envrcpt = on_envrcpt,
-    .xxfi_header = on_header,
     .xxfi_eom = on_eom,
     .xxfi_abort = on_abort,
     .xxfi_close = on_close,

@@ -23,8 +23,20 @@
 
 #define BATCH_MAX 5000
 #define BACKOFF_MAX_MS 8000
+/*
+ * Group commit: the writer waits up to LINGER_MS after the oldest queued record, or until
+ * LINGER_RECORDS are queued, before one transaction. A commit has a fixed price (WAL frames,
+ * locks, a futex wake-up); at a real server's pace the writer would otherwise commit 1-5
+ * records at a time, several transactions per message. 100 ms keeps records durable well
+ * within the second the header promises.
+ */
+#define LINGER_MS 100
+#define LINGER_RECORDS 1000
 
-enum { ST_SESSION, ST_MESSAGE, ST_RCPT, ST_PRUNE_RCPT, ST_PRUNE_MSG, ST_PRUNE_SESSION, ST_COUNT };
+enum {
+    ST_SESSION, ST_MESSAGE, ST_RCPT, ST_PRUNE_RCPT, ST_PRUNE_MSG, ST_PRUNE_SESSION,
+    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_COUNT
+};
 
 /* Sessions pruned per transaction, so that records waiting to be written never wait long. */
 #define PRUNE_BATCH "500"
@@ -36,7 +48,7 @@ static const char *const statements[ST_COUNT] = {
     [ST_SESSION] =
         "INSERT INTO sessions(id, started_at, ended_at, client_addr, client_port, client_name,"
         " helo, tls_version, cipher, cipher_bits, cert_subject, cert_issuer, cert_verified,"
-        " messages, cert_fp) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"
+        " messages, peer, cert_fp) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
         " ON CONFLICT(id) DO UPDATE SET ended_at = excluded.ended_at,"
         " client_name = excluded.client_name, helo = excluded.helo,"
         " tls_version = excluded.tls_version, cipher = excluded.cipher,"
@@ -55,10 +67,15 @@ static const char *const statements[ST_COUNT] = {
                       " WHERE session_id IN (" PRUNE_SET "))",
     [ST_PRUNE_MSG] = "DELETE FROM messages WHERE session_id IN (" PRUNE_SET ")",
     [ST_PRUNE_SESSION] = "DELETE FROM sessions WHERE id IN (" PRUNE_SET ")",
+    /* Prepared once: sqlite3_exec would parse them for every transaction. */
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
 };
 
 static struct {
-    sqlite3 *db;
+    sqlite3 *db; /* writer thread only once started; NULL while closed after an error */
+    char path[4096];
     sqlite3_stmt *st[ST_COUNT];
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -67,6 +84,7 @@ static struct {
     unsigned long dropped; /* guarded by lock */
     int stop;              /* guarded by lock */
     time_t deadline;       /* guarded by lock */
+    struct timespec first_put; /* guarded by lock: when the queue last became non-empty */
     pthread_t thread;
     int running;
     atomic_int healthy;
@@ -123,6 +141,7 @@ rec *rec_free(rec *r)
     free(r->action);
     free(r->outcome);
     free(r->dane);
+    free(r->peer);
     free(r);
     return NULL;
 }
@@ -187,16 +206,30 @@ static int migrate(const char *path, char *err, size_t errsize)
     return 0;
 }
 
-int recorder_open(const char *path, char *err, size_t errsize)
+static void db_close(void)
 {
-    char e[512];
-
-    if (sqlite3_open_v2(path, &R.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        snprintf(err, errsize, "cannot open database %s: %s", path,
-                 R.db ? sqlite3_errmsg(R.db) : "out of memory");
+    for (int i = 0; i < ST_COUNT; i++)
+        R.st[i] = (sqlite3_finalize(R.st[i]), NULL);
+    if (R.db) {
         sqlite3_close(R.db);
         R.db = NULL;
-        return -1;
+    }
+}
+
+/* Opens the database with `flags`, migrates it and prepares the statements. Returns 0, or
+ * the SQLite error code with a message in err. */
+static int db_open(const char *path, int flags, char *err, size_t errsize)
+{
+    char e[512];
+    int rc;
+
+    if (sqlite3_open_v2(path, &R.db, SQLITE_OPEN_READWRITE | flags, NULL) != SQLITE_OK) {
+        snprintf(err, errsize, "cannot open database %s: %s", path,
+                 R.db ? sqlite3_errmsg(R.db) : "out of memory");
+        rc = R.db ? sqlite3_errcode(R.db) : SQLITE_NOMEM;
+        sqlite3_close(R.db);
+        R.db = NULL;
+        return rc;
     }
     sqlite3_busy_timeout(R.db, 2000);
     /* WAL lets sqlite3 readers work while the daemon writes; NORMAL sync survives a crash
@@ -217,15 +250,50 @@ int recorder_open(const char *path, char *err, size_t errsize)
             snprintf(err, errsize, "database %s: %s", path, sqlite3_errmsg(R.db));
             goto fail;
         }
+    return 0;
+fail:
+    rc = sqlite3_errcode(R.db);
+    db_close();
+    return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
+}
+
+int recorder_open(const char *path, char *err, size_t errsize)
+{
+    if (db_open(path, SQLITE_OPEN_CREATE, err, errsize))
+        return -1;
+    snprintf(R.path, sizeof R.path, "%s", path);
     atomic_store(&R.next_session, max_id("sessions"));
     atomic_store(&R.next_message, max_id("messages"));
     return 0;
-fail:
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(R.st[i]);
-    sqlite3_close(R.db);
-    R.db = NULL;
-    return -1;
+}
+
+/*
+ * Errors after which the connection itself is suspect: I/O errors (the file system went
+ * read-only under it, a disk error), read-only, cannot open. The writer closes it and opens
+ * the file again before the next attempt, so that a database made writable again (file
+ * system remounted, file replaced) is used: the open descriptors would keep the old state
+ * forever. Not for busy, locked or full: those pass on the same connection.
+ */
+static int needs_reopen(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_IOERR || rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN;
+}
+
+/* Opens the database again without creating it (while a file system is being remounted,
+ * the path may lead to an empty directory). Returns SQLITE_OK or the error code. */
+static int db_reopen(void)
+{
+    char err[512];
+    int rc;
+
+    if (R.db)
+        return SQLITE_OK;
+    if ((rc = db_open(R.path, 0, err, sizeof err)) == 0)
+        log_msg(LOG_DEBUG, "database %s opened again", R.path);
+    else
+        log_msg(LOG_DEBUG, "reopening the database failed: %s", err);
+    return rc;
 }
 
 int64_t recorder_next_session_id(void)
@@ -259,13 +327,15 @@ void recorder_put(rec *r)
     }
     r->next = NULL;
     wake = R.head == NULL;
+    if (wake)
+        clock_gettime(CLOCK_REALTIME, &R.first_put);
     if (R.tail)
         R.tail->next = r;
     else
         R.head = r;
     R.tail = r;
     R.count++;
-    if (wake)
+    if (wake || R.count == LINGER_RECORDS)
         pthread_cond_signal(&R.cond);
     pthread_mutex_unlock(&R.lock);
     if (old) {
@@ -314,7 +384,8 @@ static sqlite3_stmt *bind_rec(const rec *r)
         bind_text(st, 12, r->cert_issuer);
         bind_int(st, 13, r->cert_verified, r->cert_verified >= 0);
         sqlite3_bind_int(st, 14, r->messages);
-        bind_text(st, 15, r->cert_fp);
+        bind_text(st, 15, r->peer);
+        bind_text(st, 16, r->cert_fp);
         return st;
     case REC_MESSAGE:
         st = R.st[ST_MESSAGE];
@@ -354,12 +425,21 @@ static int record_error(int rc)
            rc == SQLITE_RANGE;
 }
 
+/* Runs one of the prepared transaction statements. Returns SQLITE_OK or the error code. */
+static int step_once(int i)
+{
+    int rc = sqlite3_step(R.st[i]);
+
+    sqlite3_reset(R.st[i]);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 /* Writes one batch in one transaction. Returns 0, or the SQLite error code. */
 static int write_batch(rec *batch, unsigned long *skipped)
 {
     int rc;
 
-    if ((rc = sqlite3_exec(R.db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+    if ((rc = step_once(ST_BEGIN)) != SQLITE_OK)
         return rc;
     for (rec *r = batch; r; r = r->next) {
         sqlite3_stmt *st = bind_rec(r);
@@ -370,15 +450,15 @@ static int write_batch(rec *batch, unsigned long *skipped)
         if (rc == SQLITE_DONE)
             continue;
         if (!record_error(rc)) {
-            sqlite3_exec(R.db, "ROLLBACK", NULL, NULL, NULL);
+            step_once(ST_ROLLBACK);
             return rc;
         }
         log_msg(LOG_ERR, "record %d/%lld skipped: %s", (int)r->kind, (long long)r->id,
                 sqlite3_errstr(rc));
         ++*skipped;
     }
-    if ((rc = sqlite3_exec(R.db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
-        sqlite3_exec(R.db, "ROLLBACK", NULL, NULL, NULL);
+    if ((rc = step_once(ST_COMMIT)) != SQLITE_OK) {
+        step_once(ST_ROLLBACK);
         return rc;
     }
     return 0;
@@ -390,6 +470,16 @@ static unsigned long dropped_total(void)
 
     pthread_mutex_lock(&R.lock);
     n = R.dropped;
+    pthread_mutex_unlock(&R.lock);
+    return n;
+}
+
+static long queued_count(void)
+{
+    long n;
+
+    pthread_mutex_lock(&R.lock);
+    n = R.count;
     pthread_mutex_unlock(&R.lock);
     return n;
 }
@@ -414,7 +504,7 @@ static int prune_batch(const char *cutoff)
 {
     int deleted = 0, rc = SQLITE_OK;
 
-    if (sqlite3_exec(R.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (step_once(ST_BEGIN) != SQLITE_OK)
         return -1;
     for (int i = ST_PRUNE_RCPT; i <= ST_PRUNE_SESSION && rc == SQLITE_OK; i++) {
         sqlite3_bind_text(R.st[i], 1, cutoff, -1, SQLITE_STATIC);
@@ -424,9 +514,9 @@ static int prune_batch(const char *cutoff)
         if (i == ST_PRUNE_SESSION)
             deleted = sqlite3_changes(R.db);
     }
-    if (rc != SQLITE_OK || sqlite3_exec(R.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        sqlite3_exec(R.db, "ROLLBACK", NULL, NULL, NULL);
-        log_msg(LOG_ERR, "retention: pruning failed: %s", sqlite3_errmsg(R.db));
+    if (rc != SQLITE_OK || (rc = step_once(ST_COMMIT)) != SQLITE_OK) {
+        step_once(ST_ROLLBACK);
+        log_msg(LOG_ERR, "retention: pruning failed: %s", sqlite3_errstr(rc));
         return -1;
     }
     return deleted;
@@ -488,6 +578,25 @@ static int prune_step(void)
     return 0;
 }
 
+/* Group commit: with the lock held and records queued, waits until the oldest is LINGER_MS
+ * old, LINGER_RECORDS are queued, or the recorder stops. Not while the database fails: the
+ * back-off has waited already, and on_db_error=tempfail should learn of recovery at once. */
+static void linger(void)
+{
+    struct timespec until = R.first_put;
+
+    if (!atomic_load(&R.healthy))
+        return;
+    until.tv_nsec += LINGER_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (R.head && !R.stop && R.count < LINGER_RECORDS)
+        if (pthread_cond_timedwait(&R.cond, &R.lock, &until) == ETIMEDOUT)
+            break;
+}
+
 static void *writer(void *arg)
 {
     unsigned backoff = 0, failures = 0;
@@ -498,7 +607,7 @@ static void *writer(void *arg)
         unsigned long skipped = 0;
         int rc, stop, more;
 
-        more = atomic_load(&R.healthy) && prune_step();
+        more = R.db && atomic_load(&R.healthy) && prune_step();
 
         pthread_mutex_lock(&R.lock);
         while (!R.head && !R.stop && !more) {
@@ -515,6 +624,7 @@ static void *writer(void *arg)
                 break;
             continue;
         }
+        linger();
         batch = last = R.head;
         for (n = 1; n < BATCH_MAX && last->next; n++)
             last = last->next;
@@ -524,12 +634,13 @@ static void *writer(void *arg)
         R.count -= n;
         pthread_mutex_unlock(&R.lock);
 
-        if ((rc = write_batch(batch, &skipped)) == 0) {
+        if ((rc = db_reopen()) == SQLITE_OK && (rc = write_batch(batch, &skipped)) == 0) {
             free_list(batch);
             if (!atomic_exchange(&R.healthy, 1))
-                log_msg(LOG_WARNING, "database writable again after %u failed attempts; %lu "
-                                     "records dropped in total while it was not",
-                        failures, dropped_total());
+                log_msg(LOG_WARNING, "database writable again after %u failed attempts; %ld "
+                                     "queued records written, %ld more queued; %lu records "
+                                     "dropped in total while it was not",
+                        failures, n - (long)skipped, queued_count(), dropped_total());
             backoff = failures = 0;
             continue;
         }
@@ -554,6 +665,8 @@ static void *writer(void *arg)
         }
         pthread_mutex_unlock(&R.lock);
         atomic_store(&R.healthy, 0);
+        if (needs_reopen(rc))
+            db_close();
         failures++;
         if ((failures & (failures - 1)) == 0)
             log_msg(LOG_ERR, "database write failed (%s): %ld records queued, retrying",
@@ -600,10 +713,5 @@ void recorder_stop(int patience)
             log_msg(LOG_ERR, "%lu records were dropped in total because the queue was full "
                              "(db_queue_max=%ld)", R.dropped, R.max);
     }
-    for (int i = 0; i < ST_COUNT; i++)
-        R.st[i] = (sqlite3_finalize(R.st[i]), NULL);
-    if (R.db) {
-        sqlite3_close(R.db);
-        R.db = NULL;
-    }
+    db_close();
 }

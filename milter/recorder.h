@@ -7,11 +7,16 @@
  *
  * Callbacks hand records over with recorder_put(), which only links the record into an
  * in-memory queue (a mutex, no disk). One writer thread commits the queue in batched
- * transactions, normally within a few milliseconds and always within a second while the
- * database works. When a write fails (read-only, locked, disk full, I/O error) the batch
- * is kept and retried with back-off; the queue is bounded by db_queue_max, and records
- * dropped on overflow are counted in the log. recorder_healthy() tells the milter whether
- * the last write succeeded (on_db_error = tempfail).
+ * transactions (group commit: it waits until the oldest queued record is 100 ms old or
+ * 1,000 are queued), so a record is on disk within about 100 ms, and always within a
+ * second, while the database works; recorder_stop() writes what is queued without waiting.
+ * When a write fails (read-only, locked past the 2 s busy timeout, disk full, I/O error)
+ * the batch is kept and retried with back-off; after an I/O or read-only error the
+ * connection is closed and the file opened again (never created) before each retry. The
+ * queue is bounded by db_queue_max, and records dropped on overflow are counted in the log;
+ * failures and the recovery are logged with the counts queued and written.
+ * recorder_healthy() tells the milter whether the last write succeeded (on_db_error =
+ * tempfail).
  *
  * Ownership: recorder_put() takes the record and its strings (all malloc'd or NULL);
  * the writer frees them with rec_free().
@@ -38,6 +43,7 @@ typedef struct rec {
     int cert_verified;          /* -1 without TLS */
     char *cert_fp;              /* session: client certificate fingerprint, NULL if none passed */
     int messages;               /* session */
+    char *peer;                 /* session: peers_identity(), or NULL */
     char *queue_id, *addr;      /* message: mail_from; recipient: rcpt */
     char *rule, *level, *verdict, *reason, *action; /* decision */
     char *outcome;              /* message */

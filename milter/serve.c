@@ -21,6 +21,7 @@
 #include "config.h"
 #include "log.h"
 #include "milter.h"
+#include "peers.h"
 #include "recorder.h"
 #include "resolver.h"
 
@@ -169,6 +170,21 @@ static void start_resolver(const tlsg_config *cfg)
         log_msg(LOG_ERR, "%s; recipients under dane rules will be deferred", err);
 }
 
+/* The TLS history of the peers, from the database the recorder has just migrated. Without it
+ * every peer is a first contact: logged, not fatal. */
+static void load_peers(const tlsg_config *cfg)
+{
+    char err[600];
+    long n = peers_load(cfg->database, time(NULL), cfg->downgrade_window,
+                        (unsigned)cfg->downgrade_min_sessions, err, sizeof err);
+
+    if (n < 0)
+        log_msg(LOG_ERR, "downgrade: %s; every peer starts without a TLS history", err);
+    else
+        log_msg(LOG_INFO, "downgrade: TLS history of %zu peers loaded (%ld sessions)",
+                peers_count(), n);
+}
+
 /* Waits for open SMTP sessions to finish, up to `seconds`. */
 static void drain(long seconds)
 {
@@ -216,6 +232,7 @@ int serve(const char *config_path)
         goto fail;
     }
     recorder_set_retention(s->cfg.retention_days);
+    load_peers(&s->cfg);
     if (recorder_start(s->cfg.db_queue_max) != 0) {
         recorder_stop(0);
         goto fail;
@@ -268,6 +285,7 @@ int serve(const char *config_path)
     pthread_join(tid, NULL);
     recorder_stop(10);
     resolver_shutdown();
+    peers_clear();
     snapshot_install(NULL);
     log_msg(LOG_INFO, "stopped");
     return milter_rc == MI_SUCCESS ? 0 : 2;

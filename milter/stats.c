@@ -436,7 +436,6 @@ int cli_stats(int argc, char **argv)
     char since[64] = "-100 years", *end;
     long days = 0;
     enum format fmt = FORMAT_TEXT;
-    policy_diag diag = {0};
     tlsg_config cfg;
     sqlite3 *db = NULL;
     int opt, rc = 0;
@@ -461,21 +460,8 @@ int cli_stats(int argc, char **argv)
     }
     if (optind < argc)
         goto usage;
-    if (config_load(path, &cfg, &diag) != 0) {
-        for (size_t i = 0; i < diag.n; i++)
-            fprintf(stderr, "%s\n", diag.msgs[i]);
-        policy_diag_free(&diag);
-        return 1;
-    }
-    policy_diag_free(&diag);
-    if (sqlite3_open_v2(cfg.database, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(stderr, "tlsguard stats: cannot open database %s: %s\n", cfg.database,
-                db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
-        config_clear(&cfg);
-        return 2;
-    }
-    sqlite3_busy_timeout(db, 5000);
+    if ((rc = cli_open_database("stats", path, &cfg, &db)) != 0)
+        return rc;
     if (fmt != FORMAT_TEXT) {
         rc = print_machine(db, fmt, cfg.database, since, days,
                            days == 0 && cfg.retention_days == 0);

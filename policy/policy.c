@@ -98,6 +98,7 @@ static const char *const action_names[] = {"default", "accept",     "reject", "d
                                            "tag",     "quarantine", "monitor"};
 static const char *const verdict_names[] = {"none", "pass", "fail", "downgrade",
                                             "auth-plaintext"};
+static const char *const downgrade_names[] = {"unset", "off", "monitor", "tag", "defer", "reject"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -114,6 +115,11 @@ const char *policy_action_name(policy_action a)
 const char *policy_verdict_name(policy_verdict v)
 {
     return (unsigned)v < COUNT(verdict_names) ? verdict_names[v] : "unknown";
+}
+
+const char *policy_downgrade_name(policy_downgrade d)
+{
+    return (unsigned)d < COUNT(downgrade_names) ? downgrade_names[d] : "unknown";
 }
 
 int policy_action_from_name(const char *name, policy_action *out)
@@ -582,6 +588,23 @@ static int parse_action(parser *ps, policy_rule *r, const char *v)
     return 0;
 }
 
+/* downgrade= is about the sending peer, so it belongs to the rules evaluated at MAIL. */
+static int parse_downgrade(parser *ps, policy_rule *r, const char *v)
+{
+    if (r->kind == POLICY_SEL_RCPT) {
+        perr(ps, "attribute downgrade= is only valid for sender-side rules (client:, from:, *)");
+        return -1;
+    }
+    for (size_t i = POLICY_DOWNGRADE_OFF; i < COUNT(downgrade_names); i++) {
+        if (strcasecmp(v, downgrade_names[i]) == 0) {
+            r->downgrade = (policy_downgrade)i;
+            return 0;
+        }
+    }
+    perr(ps, "unknown downgrade '%.64s' (expected off, monitor, tag, defer or reject)", v);
+    return -1;
+}
+
 #define LEVELS_FLOORS                                                                          \
     ((1u << POLICY_LEVEL_MAY) | (1u << POLICY_LEVEL_ENCRYPT) | (1u << POLICY_LEVEL_VERIFY) |     \
      (1u << POLICY_LEVEL_FINGERPRINT))
@@ -589,6 +612,9 @@ static int parse_action(parser *ps, policy_rule *r, const char *v)
     ((1u << POLICY_LEVEL_ENCRYPT) | (1u << POLICY_LEVEL_VERIFY) | (1u << POLICY_LEVEL_DANE) |   \
      (1u << POLICY_LEVEL_DANE_ONLY) | (1u << POLICY_LEVEL_FINGERPRINT))
 #define LEVELS_MATCH ((1u << POLICY_LEVEL_VERIFY) | (1u << POLICY_LEVEL_FINGERPRINT))
+#define LEVELS_DOWNGRADE                                                                       \
+    ((1u << POLICY_LEVEL_NONE) | (1u << POLICY_LEVEL_MAY) | (1u << POLICY_LEVEL_ENCRYPT) |       \
+     (1u << POLICY_LEVEL_VERIFY) | (1u << POLICY_LEVEL_FINGERPRINT))
 
 static const struct attr_def {
     const char *name;
@@ -601,6 +627,7 @@ static const struct attr_def {
     {"min_bits", ATTR_MIN_BITS, LEVELS_FLOORS, parse_min_bits},
     {"match", ATTR_MATCH, LEVELS_MATCH, parse_match},
     {"action", ATTR_ACTION, LEVELS_ACTION, parse_action},
+    {"downgrade", ATTR_DOWNGRADE, LEVELS_DOWNGRADE, parse_downgrade},
 };
 
 static int parse_attr(parser *ps, policy_rule *r, const char *tok, int level_known)
@@ -820,6 +847,11 @@ unsigned policy_rule_line(const policy_rule *r)
     return r ? r->line : 0;
 }
 
+policy_downgrade policy_rule_downgrade(const policy_rule *r)
+{
+    return r ? r->downgrade : POLICY_DOWNGRADE_UNSET;
+}
+
 void policy_append(char *buf, size_t size, size_t *used, const char *fmt, ...)
 {
     va_list ap;
@@ -864,4 +896,6 @@ void policy_rule_describe(const policy_rule *r, char *buf, size_t size)
     else if (is_dane_level(r->level)) /* not default_action: a dane failure defers unless told */
         policy_append(buf, size, &used, " action=%s",
                       policy_action_name(r->action == POLICY_ACTION_DEFAULT ? POLICY_ACTION_DEFER : r->action));
+    if (r->attrs & ATTR_DOWNGRADE)
+        policy_append(buf, size, &used, " downgrade=%s", policy_downgrade_name(r->downgrade));
 }

@@ -17,7 +17,8 @@
  * fingerprint, and for rcpt: rules only dane and dane-only (RFC 7672, see dane.h).
  * Attributes: protocols=, ciphers=, min_bits=, match= (verify: certificate names;
  * fingerprint: certificate fingerprints, required), action= (dane levels: action= only,
- * one of defer, tag, quarantine, monitor; a failing dane rule defers by default).
+ * one of defer, tag, quarantine, monitor; a failing dane rule defers by default), and on
+ * sender-side rules downgrade=off|monitor|tag|defer|reject (see downgrade.h).
  *
  * Sender-side rules (client:, from:, *) are evaluated once per message at MAIL FROM; the
  * first matching one in file order applies. rcpt: rules are evaluated per recipient; the
@@ -75,6 +76,16 @@ typedef enum policy_verdict {
     POLICY_VERDICT_DOWNGRADE,     /* a peer that used TLS came without it, or with less */
     POLICY_VERDICT_AUTH_PLAINTEXT /* SMTP AUTH in a session without TLS */
 } policy_verdict;
+
+/* What a learned TLS downgrade of the sending peer leads to (rule attribute downgrade=). */
+typedef enum policy_downgrade {
+    POLICY_DOWNGRADE_UNSET = 0, /* not written: monitor (see downgrade_mode_for) */
+    POLICY_DOWNGRADE_OFF,       /* no check at all */
+    POLICY_DOWNGRADE_MONITOR,   /* record the verdict, refuse nothing */
+    POLICY_DOWNGRADE_TAG,       /* accept, mark the header */
+    POLICY_DOWNGRADE_DEFER,     /* 451 4.7.0 */
+    POLICY_DOWNGRADE_REJECT     /* 550 5.7.0 */
+} policy_downgrade;
 
 typedef enum policy_selector_kind {
     POLICY_SEL_ANY = 0, /* "*" */
@@ -157,6 +168,9 @@ void policy_rule_describe(const policy_rule *r, char *buf, size_t size);
 policy_selector_kind policy_rule_kind(const policy_rule *r);
 unsigned policy_rule_line(const policy_rule *r);
 policy_level policy_rule_level(const policy_rule *r);
+/* The rule's downgrade= attribute; POLICY_DOWNGRADE_UNSET if not written or r is NULL. */
+policy_downgrade policy_rule_downgrade(const policy_rule *r);
+const char *policy_downgrade_name(policy_downgrade d);
 
 /* Evaluates the sender-side rules (client:, from:, *) for one message. */
 void policy_eval_sender(const policy *p, const policy_opts *opts, const policy_facts *facts,
@@ -234,6 +248,8 @@ int policy_domain_normalize(const char *in, char *out, size_t size);
 /* Maps "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3" (case-insensitive) to 0x0300..0x0304.
  * Returns -1 for anything else. */
 int policy_tls_version_number(const char *name);
+/* The name of a version number 0x0300..0x0304, e.g. "TLSv1.3"; NULL for anything else. */
+const char *policy_tls_version_name(int number);
 
 /* Parses a non-negative decimal cipher bit count up to 65535; -1 if missing or invalid. */
 int policy_cipher_bits_parse(const char *s);

@@ -17,7 +17,8 @@ enum {
     ATTR_CIPHERS = 1u << 1,
     ATTR_MIN_BITS = 1u << 2,
     ATTR_MATCH = 1u << 3,
-    ATTR_ACTION = 1u << 4
+    ATTR_ACTION = 1u << 4,
+    ATTR_DOWNGRADE = 1u << 5
 };
 
 /* Protocol masks: bit i stands for version 0x0300 + i (SSLv3 .. TLSv1.3). */
@@ -55,6 +56,7 @@ struct policy_rule {
     match_name *names; /* verify: names; fingerprint: normalised fingerprints */
     size_t nnames;
     policy_action action; /* POLICY_ACTION_DEFAULT unless action= was written */
+    policy_downgrade downgrade; /* POLICY_DOWNGRADE_UNSET unless downgrade= was written */
 };
 
 struct policy {

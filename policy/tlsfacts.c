@@ -28,6 +28,14 @@ int policy_tls_version_number(const char *name)
     return -1;
 }
 
+const char *policy_tls_version_name(int number)
+{
+    for (size_t i = 0; i < sizeof(tls_versions) / sizeof(tls_versions[0]); i++)
+        if (tls_versions[i].number == number)
+            return tls_versions[i].name;
+    return NULL;
+}
+
 int policy_cipher_bits_parse(const char *s)
 {
     long v = 0;

@@ -16,8 +16,8 @@ fi
 
 packages=(
     cmake make gcc libc6-dev pkg-config
-    libmilter-dev libssl-dev libunbound-dev libsqlite3-dev
-    sqlite3 postfix swaks openssl ca-certificates
+    libmilter-dev libssl-dev libunbound-dev libsqlite3-dev libpsl-dev
+    sqlite3 postfix swaks openssl ca-certificates e2fsprogs
     libnet-ssleay-perl libio-socket-ssl-perl valgrind
     nsd ldnsutils dns-root-data faketime
     clang libclang-rt-14-dev systemd

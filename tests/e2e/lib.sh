@@ -265,6 +265,24 @@ write_conf() {
     } >"$CONF"
 }
 
+# faketime_wrapper PROGRAM FAKETIME NAME: writes $E2E/NAME, a script that runs PROGRAM with
+# the clock of libfaketime's FAKETIME ("@2026-01-01 12:00:00" pinned, "+31d" shifted) and
+# prints its path. The faketime command forks and would not pass SIGTERM on: the library is
+# preloaded directly. It comes after the sanitizer runtime in the list: ASan is told so.
+faketime_wrapper() {
+    local lib
+    lib=$(dpkg -L libfaketime 2>/dev/null | grep '/libfaketimeMT\.so' | head -n 1)
+    [ -n "$lib" ] || fail "libfaketime not installed (tests/run.sh installs faketime)"
+    cat >"$E2E/$3" <<EOF2
+#!/bin/sh
+export LD_PRELOAD=$lib FAKETIME="$2"
+export ASAN_OPTIONS="\${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+exec "$1" "\$@"
+EOF2
+    chmod +x "$E2E/$3"
+    printf '%s\n' "$E2E/$3"
+}
+
 start_tlsguard() {
     [ -x "$TLSGUARD" ] || fail "tlsguard binary not found: $TLSGUARD (build first, or set TLSGUARD)"
     [ -f "$CONF" ] || write_conf

@@ -11,38 +11,8 @@
 #  (c) a database path in a directory that does not exist: `tlsguard serve` exits 2 naming it.
 # Waits are bounded: busy_timeout is 2 s, the writer's back-off grows to 8 s.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tools/faultlib.sh"
 e2e_init
-LOCK_PID=""
-
-# The lock holder: sqlite3 reading SQL from a fifo that this shell keeps open on fd 7.
-lock_db() {
-    local i
-    rm -f "$E2E/lock.fifo"
-    mkfifo "$E2E/lock.fifo"
-    sqlite3 "$DB" <"$E2E/lock.fifo" >"$E2E/lock.log" 2>&1 &
-    LOCK_PID=$!
-    exec 7>"$E2E/lock.fifo"
-    printf '.timeout 5000\nBEGIN EXCLUSIVE;\n' >&7
-    for ((i = 0; i < 60; i++)); do
-        sqlite3 -cmd '.timeout 0' "$DB" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1 || break
-        sleep 0.1
-    done
-    [ "$i" -lt 60 ] || fail "the database is not locked: $(cat "$E2E/lock.log")"
-    pass "another process holds the database's write lock"
-}
-
-unlock_db() {
-    [ -n "$LOCK_PID" ] || return 0
-    printf 'COMMIT;\n' >&7
-    exec 7>&-
-    wait "$LOCK_PID" || true
-    LOCK_PID=""
-}
-
-# The lock holder must not outlive the test; then lib.sh's cleanup, which reads the exit status
-# from $? (set +e first: under set -e, "(exit 1)" would end the trap before the cleanup).
-trap 'rc=$?; set +e; [ -z "$LOCK_PID" ] || { kill "$LOCK_PID"; wait "$LOCK_PID"; } 2>/dev/null; (exit $rc); e2e_cleanup' EXIT
-
 # wait_log SECONDS TEXT: until tlsguard's log contains TEXT (fixed string).
 wait_log() {
     local i
@@ -53,18 +23,14 @@ wait_log() {
     return 1
 }
 
-# count TABLE: rows now, without waiting for any to appear.
-count() {
-    sqlite3 -batch -noheader -cmd '.timeout 2000' "$DB" "SELECT count(*) FROM $1"
-}
-
 # ================================================================================ (a) accept
 start_all
 send_mail --from before@x.example --to r@y.example || fail "first message refused"
 sql_is "SELECT count(*) FROM messages" 1 "database writable: first message recorded"
 sql_is "SELECT count(*) FROM sessions WHERE ended_at IS NOT NULL" 1 "database writable: first session recorded"
 
-lock_db
+db_lock
+pass "another process holds the database's write lock"
 qids=""
 for i in 1 2 3; do
     send_mail --from "locked$i@x.example" --to "r$i@y.example" --header "Subject: dbfault-$i" ||
@@ -82,11 +48,11 @@ queued=$(printf '%s\n' "$line" | sed -n -E 's/.*database write failed \(database
 [ "${queued:-0}" -gt 0 ] ||
     fail "the write failure is not logged with the reason and a count of queued records: $line"
 pass "write failure logged with the reason and $queued queued records"
-[ "$(count messages)|$(count recipients)|$(count sessions)" = "1|1|1" ] ||
-    fail "rows appeared while the database was locked: messages|recipients|sessions = $(count messages)|$(count recipients)|$(count sessions)"
+[ "$(db_count messages)|$(db_count recipients)|$(db_count sessions)" = "1|1|1" ] ||
+    fail "rows appeared while the database was locked: messages|recipients|sessions = $(db_count messages)|$(db_count recipients)|$(db_count sessions)"
 pass "nothing written while locked"
 sleep 3 # a few more failed attempts (and back-off) while the lock is held
-unlock_db
+db_unlock
 wait_log 15 "database writable again" || fail "no recovery log line within 15 s of the release"
 pass "recovery logged"
 sql_is "SELECT group_concat(mail_from || ':' || outcome, ' ') FROM (SELECT mail_from, outcome FROM messages ORDER BY id)" \
@@ -110,7 +76,8 @@ sql_is "SELECT count(*) FROM messages WHERE mail_from = 'tf-before@x.example'" 1
 : >>"$E2E/tlsguard.log"
 log_lines=$(wc -l <"$E2E/tlsguard.log")
 
-lock_db
+db_lock
+pass "another process holds the database's write lock"
 # Until the writer has tried and failed, tlsguard cannot know: this transaction is accepted, and
 # its records are what the writer fails on.
 send_mail --from tf-first@x.example --to r@y.example --header "Subject: dbfault-tf-first" ||
@@ -128,7 +95,7 @@ expect_reply 451 "4.3.0 tlsguard cannot record this transaction, try again later
 replies | grep -qF "Service unavailable" && fail "tempfail: Postfix's dead-milter reply instead"
 expect_log "tempfail: deferral logged" "deferred: database cannot be written (on_db_error=tempfail)"
 sleep 1
-unlock_db
+db_unlock
 wait_log 15 "database writable again" || fail "tempfail: no recovery within 15 s of the release"
 send_mail --from tf-after@x.example --to r@y.example --header "Subject: dbfault-tf-after" ||
     fail "tempfail: mail still refused after the database recovered"

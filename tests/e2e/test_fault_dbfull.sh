@@ -3,8 +3,8 @@
 # The database's file system is full (issue 5, "Faults, with nothing lost"). The database lives
 # on a tmpfs of 2 MiB mounted for the test; "full" is a filler file written until ENOSPC, after
 # the WAL has been checkpointed and truncated (so that the next commit needs new space).
-# (Locked by another writer is test_db_fault.sh's; read-only cannot be made for root, which
-# ignores file modes.)
+# (Locked by another writer: test_fault_dblocked.sh and test_db_fault.sh; read-only:
+# test_fault_dbreadonly.sh.)
 #  (a) on_db_error = accept: a load of 100 messages flows and is delivered; the log names the
 #      failure (database or disk is full) with the count of records queued; nothing is written
 #      while full; once the filler is deleted the log says the database is writable again,
@@ -43,39 +43,6 @@ unfill() {
     rm -f "$FS/filler"
 }
 
-# wait_log_after LINE SECONDS TEXT: a log line after line LINE contains TEXT; prints it.
-wait_log_after() {
-    local from=$1 secs=$2 text=$3 i line
-    for ((i = 0; i < secs * 10; i++)); do
-        line=$(tail -n "+$((from + 1))" "$E2E/tlsguard.log" | grep -m1 -F -- "$text" || true)
-        [ -n "$line" ] && { printf '%s\n' "$line"; return 0; }
-        sleep 0.1
-    done
-    return 1
-}
-
-log_lines() {
-    wc -l <"$E2E/tlsguard.log"
-}
-
-count() {
-    sqlite3 -batch -noheader -cmd '.timeout 2000' "$DB" "SELECT count(*) FROM $1"
-}
-
-# check_recorded NAME OUTCOME: every message of load NAME with status accepted has exactly one
-# messages row with its queue id and OUTCOME, and one recipient row.
-check_recorded() {
-    local name=$1 bad
-    sqlite3 -batch -noheader -separator ' ' -cmd '.timeout 5000' "$DB" \
-        "SELECT m.queue_id, count(*), group_concat(m.outcome),
-                (SELECT count(*) FROM recipients r WHERE r.message_id = max(m.id))
-           FROM messages m WHERE m.queue_id IS NOT NULL GROUP BY m.queue_id" >"$E2E/db.qids"
-    bad=$(load_field "$name" accepted 5 | awk -v want="$2" 'NR == FNR { r[$1] = $2 " " $3 " " $4; next }
-        !($1 in r) { print $1 " not recorded"; next }
-        r[$1] != "1 " want " 1" { print $1 " rows/outcome/recipients " r[$1] }' "$E2E/db.qids" -)
-    [ -z "$bad" ] || fail "load $name: accepted messages not recorded exactly once: $(printf '%s\n' "$bad" | head -n 10)"
-}
-
 # ===================================================================== (a) on_db_error=accept
 start_all
 load pre --count 5 --prefix full-pre
@@ -98,8 +65,8 @@ queued=$(printf '%s\n' "$line" | sed -n -E 's/.*database write failed \(database
 [ "${queued:-0}" -gt 0 ] || fail "the failure is not logged as 'database or disk is full' with a count: $line"
 pass "failure logged: ${line#*: }"
 sleep 2
-[ "$(count messages)|$(count sessions)" = "5|5" ] ||
-    fail "rows written while the disk was full: messages|sessions = $(count messages)|$(count sessions)"
+[ "$(db_count messages)|$(db_count sessions)" = "5|5" ] ||
+    fail "rows written while the disk was full: messages|sessions = $(db_count messages)|$(db_count sessions)"
 pass "nothing written while full"
 kill -0 "$TG_PID" 2>/dev/null || fail "tlsguard died with the disk full"
 
@@ -107,12 +74,16 @@ from_free=$(log_lines)
 unfill
 line=$(wait_log_after "$from_free" 15 "database writable again") ||
     fail "no recovery logged within 15 s of freeing the space"
-printf '%s\n' "$line" | grep -qE 'after [0-9]+ failed attempts; 0 records dropped in total' ||
-    fail "the recovery line does not say how many attempts failed and that none was dropped: $line"
+written=$(printf '%s\n' "$line" | sed -n -E 's/.*after [0-9]+ failed attempts; ([0-9]+) queued records written, 0 more queued; 0 records dropped in total.*/\1/p')
+[ "${written:-0}" -ge "$queued" ] ||
+    fail "the recovery line does not say how many attempts failed, how many queued records were written (>= $queued) and that none was dropped: $line"
 pass "recovery logged: ${line#*: }"
 sql_is "SELECT count(*) FROM messages" 105 "every message written once the space is back"
-sql_is "SELECT count(*), sum(ended_at IS NOT NULL), sum(messages) FROM sessions" "55|55|105" \
-    "every session written, closed, with its message count"
+# The driver may split a session's two messages when it runs short of work at the end:
+# count the sessions it used.
+sessions=$(($(cut -f10 "$E2E/full.log" | sort -u | wc -l) + 5))
+sql_is "SELECT count(*), sum(ended_at IS NOT NULL), sum(messages) FROM sessions" "$sessions|$sessions|105" \
+    "every session written ($sessions, as the driver opened them), closed, with its message count"
 check_recorded full accepted
 pass "each of the 100 messages recorded exactly once with its queue id, outcome and recipient"
 sql_is "SELECT count(*) FROM recipients" 105 "no recipient row written twice"

@@ -20,6 +20,20 @@ expect_header "$f" "none tls=none rule=-" "two forged headers in the input"
 grep -i 'x-tls-policy' "$f" | grep -qi 'forged' && fail "a forged X-TLS-Policy survived"
 pass "forged X-TLS-Policy headers removed"
 
+# tlsguard does not see the headers (SMFIP_NOHDRS): it deletes indexes 10..1 blindly. Ten
+# copies, spread between other headers, are all removed and nothing else is touched.
+many=()
+for i in $(seq 1 10); do
+    many+=(--add-header "X-TLS-Policy: pass forged-$i" --add-header "X-Other-$i: kept-$i")
+done
+send_mail "${many[@]}" --from forged10@x.example --to r@y.example --header "Subject: hdr-forged10" ||
+    fail "message with ten forged headers refused"
+f=$(wait_for_delivery hdr-forged10)
+expect_header "$f" "none tls=none rule=-" "ten forged headers in the input"
+grep -i 'x-tls-policy' "$f" | grep -qi 'forged' && fail "one of ten forged X-TLS-Policy survived"
+[ "$(grep -c '^X-Other-[0-9]*: kept-' "$f")" = 10 ] || fail "other headers lost with the forged ones"
+pass "ten forged X-TLS-Policy headers removed, the ten other headers kept"
+
 send_mail --tls "${forged[@]}" --from tls@bank.example --to r@y.example --header "Subject: hdr-bank" ||
     fail "TLS mail refused"
 f=$(wait_for_delivery hdr-bank)

@@ -14,18 +14,7 @@ EOF2
 
 real=$TLSGUARD
 old_day=$(date -u -d '100 days ago' '+%Y-%m-%d')
-TLSGUARD=$E2E/tlsguard-100-days-ago
-libfaketime=$(dpkg -L libfaketime 2>/dev/null | grep '/libfaketimeMT\.so' | head -n 1)
-[ -n "$libfaketime" ] || fail "libfaketime not installed (tests/run.sh installs faketime)"
-# The faketime command forks and would not pass SIGTERM on: preload the library directly.
-# It comes after the sanitizer runtime in the list: tell ASan that is fine.
-cat >"$TLSGUARD" <<EOF2
-#!/bin/sh
-export LD_PRELOAD=$libfaketime FAKETIME="@$old_day 12:00:00"
-export ASAN_OPTIONS="\${ASAN_OPTIONS:-}:verify_asan_link_order=0"
-exec "$real" "\$@"
-EOF2
-chmod +x "$TLSGUARD"
+TLSGUARD=$(faketime_wrapper "$real" "@$old_day 12:00:00" tlsguard-100-days-ago)
 
 # --- 100 days ago: two sessions, one policy hit
 start_all retention_days=30

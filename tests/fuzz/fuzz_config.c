@@ -30,6 +30,8 @@ static void check_ranges(const tlsg_config *c)
     FUZZ_CHECK(c->dns_timeout >= 1 && c->dns_timeout <= 25);
     FUZZ_CHECK(c->dns_cache_max >= 100 && c->dns_cache_max <= 10000000);
     FUZZ_CHECK(c->retention_days >= 0 && c->retention_days <= 36500);
+    FUZZ_CHECK(c->downgrade_min_sessions >= 1 && c->downgrade_min_sessions <= 100);
+    FUZZ_CHECK(c->downgrade_window >= 1 && c->downgrade_window <= 3650L * 86400);
     FUZZ_CHECK(c->database[0] == '/');
     FUZZ_CHECK(!c->policy_path || c->policy_path[0] == '/');
 }

@@ -156,6 +156,28 @@ static const row rows[] = {
       "p.conf:2: error: unknown action 'bounce' (expected reject, defer, tag, quarantine or monitor)"},
      {NULL}},
 
+    /* downgrade= (sender-side rules only) */
+    {"downgrade= on sender-side rules",
+     "from:a.example may downgrade=defer\nclient:192.0.2.0/24 none downgrade=REJECT\n"
+     "* encrypt action=tag downgrade=off\nfrom:b.example verify downgrade=monitor\n"
+     "from:c.example none downgrade=tag\n",
+     0,
+     {NULL},
+     {"line 1: from:a.example may downgrade=defer", "line 2: client:192.0.2.0/24 none downgrade=reject",
+      "line 3: * encrypt action=tag downgrade=off",
+      "line 4: from:b.example verify action=default downgrade=monitor",
+      "line 5: from:c.example none downgrade=tag"}},
+    {"bad downgrade=",
+     "from:a.example may downgrade=quarantine\nrcpt:x.example may downgrade=defer\n"
+     "from:b.example may downgrade=defer downgrade=off\nrcpt:y.example dane downgrade=defer\n",
+     0,
+     {"p.conf:1: error: unknown downgrade 'quarantine' (expected off, monitor, tag, defer or reject)",
+      "p.conf:2: error: attribute downgrade= is only valid for sender-side rules (client:, from:, *)",
+      "p.conf:3: error: duplicate attribute downgrade=",
+      "p.conf:4: error: attribute downgrade= is not valid for level dane",
+      "p.conf:4: error: attribute downgrade= is only valid for sender-side rules (client:, from:, *)"},
+     {NULL}},
+
     /* dane levels */
     {"dane levels on rcpt: rules",
      "rcpt:x.example dane\nrcpt:.y.example DANE-ONLY\nrcpt:z.example dane action=tag\n"

@@ -16,6 +16,16 @@
 #   queue_size                          messages in the test Postfix's queue
 #   tg_mem                              "rss=... hwm=... threads=..." of tlsguard (KiB)
 #   now_utc                             the time as tlsguard writes it in the database
+#   log_lines                           lines in tlsguard's log now (a mark for wait_log_after)
+#   wait_log_after LINE SECONDS TEXT    a log line after line LINE contains TEXT; prints it
+#   db_count TABLE                      rows in TABLE now, without waiting for any to appear
+#   check_recorded NAME OUTCOME         every accepted message of load NAME has exactly one
+#                                       messages row (its queue id, OUTCOME) and one recipient
+#   db_lock / db_unlock                 another process holds SQLite's write lock on $DB
+#   wait_recovered LINE SECONDS         the "database writable again" line after line LINE;
+#                                       sets WRITTEN and MORE (queued records it wrote, left)
+#   expect_deferred_at_mail NAME N      all N messages of load NAME got tlsguard's 451 4.3.0
+#                                       at MAIL, and the log (after line $MARK) has N deferrals
 
 SMTPLOAD=$E2E_LIB_DIR/tools/smtpload.pl
 LOAD_PID=""
@@ -93,4 +103,81 @@ now_utc() {
 # epoch: seconds since the epoch with milliseconds (the driver's T0/T1 clock).
 epoch() {
     date '+%s.%3N'
+}
+
+log_lines() {
+    : >>"$E2E/tlsguard.log"
+    wc -l <"$E2E/tlsguard.log"
+}
+
+wait_log_after() {
+    local from=$1 secs=$2 text=$3 i line
+    for ((i = 0; i < secs * 10; i++)); do
+        line=$(tail -n "+$((from + 1))" "$E2E/tlsguard.log" | grep -m1 -F -- "$text" || true)
+        [ -n "$line" ] && { printf '%s\n' "$line"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
+db_count() {
+    sqlite3 -batch -noheader -cmd '.timeout 2000' "$DB" "SELECT count(*) FROM $1"
+}
+
+check_recorded() {
+    local name=$1 bad
+    sqlite3 -batch -noheader -separator ' ' -cmd '.timeout 5000' "$DB" \
+        "SELECT m.queue_id, count(*), group_concat(m.outcome),
+                (SELECT count(*) FROM recipients r WHERE r.message_id = max(m.id))
+           FROM messages m WHERE m.queue_id IS NOT NULL GROUP BY m.queue_id" >"$E2E/db.qids"
+    bad=$(load_field "$name" accepted 5 | awk -v want="$2" 'NR == FNR { r[$1] = $2 " " $3 " " $4; next }
+        !($1 in r) { print $1 " not recorded"; next }
+        r[$1] != "1 " want " 1" { print $1 " rows/outcome/recipients " r[$1] }' "$E2E/db.qids" -)
+    [ -z "$bad" ] || fail "load $name: accepted messages not recorded exactly once: $(printf '%s\n' "$bad" | head -n 10)"
+}
+
+# The lock holder: sqlite3 reading SQL from a fifo that this shell keeps open on fd 7, so that
+# the lock lasts exactly until db_unlock. Returns once a writer with no patience is refused.
+DB_LOCK_PID=""
+db_lock() {
+    local i
+    rm -f "$E2E/lock.fifo"
+    mkfifo "$E2E/lock.fifo"
+    sqlite3 "$DB" <"$E2E/lock.fifo" >"$E2E/lock.log" 2>&1 &
+    DB_LOCK_PID=$!
+    track_pid "$DB_LOCK_PID"
+    exec 7>"$E2E/lock.fifo"
+    printf '.timeout 5000\nBEGIN EXCLUSIVE;\n' >&7
+    for ((i = 0; i < 60; i++)); do
+        sqlite3 -cmd '.timeout 0' "$DB" 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1 || break
+        sleep 0.1
+    done
+    [ "$i" -lt 60 ] || fail "the database is not locked: $(cat "$E2E/lock.log")"
+}
+
+db_unlock() {
+    [ -n "$DB_LOCK_PID" ] || return 0
+    printf 'COMMIT;\n' >&7
+    exec 7>&-
+    wait "$DB_LOCK_PID" || true
+    DB_LOCK_PID=""
+}
+
+wait_recovered() {
+    local line
+    line=$(wait_log_after "$1" "$2" "database writable again") ||
+        fail "no 'database writable again' within $2 s"
+    pass "recovery logged: ${line#*: }"
+    read -r WRITTEN MORE <<<"$(printf '%s\n' "$line" | sed -n -E 's/.*after [0-9]+ failed attempts; ([0-9]+) queued records written, ([0-9]+) more queued; 0 records dropped in total.*/\1 \2/p')"
+}
+
+expect_deferred_at_mail() {
+    local name=$1 want=$2 text="4.3.0 tlsguard cannot record this transaction, try again later" bad n
+    expect_load "$name" "$want"
+    bad=$(awk -F'\t' -v t="$text" '$2 != "deferred" || $3 != "mail" || $4 != 451 || index($9, t) != 1' "$E2E/$name.log")
+    [ -z "$bad" ] || fail "load $name: not all $want deferred at MAIL with 451 $text: $(printf '%s\n' "$bad" | head -n 3)"
+    pass "load $name: all $want got '451 $text' at MAIL"
+    n=$(tail -n "+$((MARK + 1))" "$E2E/tlsguard.log" | grep -c "deferred: database cannot be written (on_db_error=tempfail)" || true)
+    [ "$n" = "$want" ] || fail "load $name: $n deferrals logged, want $want"
+    pass "load $name: $want deferrals logged"
 }

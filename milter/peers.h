@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef TLSGUARD_PEERS_H
+#define TLSGUARD_PEERS_H
+
+/*
+ * peers - who a sending peer is, and the TLS history of every peer, kept in memory for the
+ * downgrade check (the rules are in the core, downgrade.h).
+ *
+ * Identity (peers_identity): a client whose hostname the MTA verified is
+ * "name:<registered domain of that hostname>" (libpsl; the name itself when it has no
+ * registrable domain, e.g. "localhost"); any other client is its address block,
+ * "net:192.0.2.0/24" or "net:2001:db8:1:2::/64". The sender domain and HELO are not used:
+ * the client chooses them, and could poison another domain's history with them.
+ *
+ * History: a mutex-protected hash map peer -> downgrade_history, filled at start from the
+ * database (peers_load, read-only connection) and by peers_learn() at each session's first
+ * accepted message over TLS. Peers whose newest TLS delivery left the window are dropped
+ * from memory, hourly. All functions are thread-safe.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "downgrade.h"
+
+#define PEER_MAX (POLICY_DOMAIN_MAX + 8) /* "name:" + a domain, or "net:" + a CIDR */
+
+/* Writes the peer of a client. `hostname` is the name the MTA gave at connect ("unknown",
+ * "[addr]" or "" if it has none); `resolve` is Sendmail's {client_resolve} (NULL if the MTA
+ * did not send it; anything but "OK" means the name is not verified); `addr` the textual
+ * address. Returns 0, or -1 with "" written when there is neither a name nor an address. */
+int peers_identity(const char *hostname, const char *resolve, const char *addr, char *out,
+                   size_t size);
+
+/* Notes a session of `peer` that delivered over TLS at `now`. `cap` is
+ * downgrade_min_sessions, `window` downgrade_window (for the hourly sweep). */
+void peers_learn(const char *peer, int64_t now, const char *tls_version, unsigned cap,
+                 int64_t window);
+
+/* downgrade_decide() with the history of `peer`, under the lock. */
+void peers_decide(const char *peer, const downgrade_params *prm, const char *tls_version,
+                  const policy_decision *sender, policy_decision *out);
+
+/* Loads the history of the sessions within the window before `now` from the database at
+ * `path`: sessions with TLS and at least one accepted, tagged or quarantined message, in
+ * time order. Returns the number of sessions learned, or -1 with a message in err. */
+long peers_load(const char *path, int64_t now, int64_t window, unsigned cap, char *err,
+                size_t errsize);
+
+/* Number of peers in memory. */
+size_t peers_count(void);
+
+/* Frees every history (at shutdown). */
+void peers_clear(void);
+
+#endif

@@ -62,6 +62,21 @@ static int check_resolver(const snapshot *s)
     return dane ? -1 : 0;
 }
 
+/* Level fingerprint works only with an MTA that passes the fingerprint: say so for each rule,
+ * since with Postfix such a rule refuses every message it applies to. */
+static void warn_fingerprint(const snapshot *s)
+{
+    for (size_t i = 0; i < policy_rule_count(s->pol); i++) {
+        const policy_rule *r = policy_rule_at(s->pol, i);
+
+        if (policy_rule_level(r) == POLICY_LEVEL_FINGERPRINT)
+            fprintf(stderr, "%s:%u: warning: level fingerprint needs the client certificate's "
+                    "fingerprint from the MTA, Sendmail's {cert_fp} or {cert_md5}; Postfix passes "
+                    "none, and there the rule fails every time\n",
+                    s->cfg.policy_path ? s->cfg.policy_path : "(policy)", policy_rule_line(r));
+    }
+}
+
 /* Pruned sessions are forgotten peers: the history a restart reloads is cut at retention. */
 static void check_retention(const tlsg_config *cfg)
 {
@@ -125,6 +140,7 @@ int cli_check(int argc, char **argv)
         policy_rule_describe(policy_rule_at(s->pol, i), line, sizeof line);
         printf("%s\n", line);
     }
+    warn_fingerprint(s);
     check_retention(&s->cfg);
     if (check_resolver(s) != 0) {
         snapshot_release(s);
@@ -173,7 +189,7 @@ static void explain_dane(const tlsg_config *cfg, const policy *pol, const policy
 }
 
 enum { OPT_FROM = 256, OPT_RCPT, OPT_CLIENT, OPT_TLSV, OPT_CIPHER, OPT_BITS, OPT_SUBJ,
-       OPT_ISSUER, OPT_VERIFIED };
+       OPT_ISSUER, OPT_VERIFIED, OPT_FP, OPT_NO_CERT };
 
 int cli_explain(int argc, char **argv)
 {
@@ -187,6 +203,8 @@ int cli_explain(int argc, char **argv)
         {"cert-subject", required_argument, NULL, OPT_SUBJ},
         {"cert-issuer", required_argument, NULL, OPT_ISSUER},
         {"cert-verified", no_argument, NULL, OPT_VERIFIED},
+        {"cert-fp", required_argument, NULL, OPT_FP},
+        {"no-cert", no_argument, NULL, OPT_NO_CERT},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *from = NULL, *rcpts[256];
@@ -224,6 +242,8 @@ int cli_explain(int argc, char **argv)
         case OPT_SUBJ: f.cert_subject = optarg; break;
         case OPT_ISSUER: f.cert_issuer = optarg; break;
         case OPT_VERIFIED: f.cert_verified = 1; break;
+        case OPT_FP: f.cert_fp = optarg; break;
+        case OPT_NO_CERT: f.cert_none = 1; break;
         default: goto usage;
         }
     }
@@ -278,7 +298,8 @@ int cli_explain(int argc, char **argv)
 usage:
     fprintf(stderr, "usage: tlsguard explain [-c FILE] --from ADDR --rcpt ADDR [--rcpt ADDR...]\n"
                     "         [--client IP] [--tls-version V --cipher NAME --cipher-bits N]\n"
-                    "         [--cert-subject CN --cert-issuer CN --cert-verified]\n");
+                    "         [--cert-subject CN --cert-issuer CN --cert-verified]\n"
+                    "         [--cert-fp FINGERPRINT | --no-cert]\n");
     return 1;
 }
 

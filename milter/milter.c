@@ -35,14 +35,15 @@
 #define RULES_MAX 1024
 #define TLS_MACROS \
     "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} " \
-    "{cn_issuer}"
+    "{cn_issuer} {cert_fp} {cert_md5}"
 
 /*
  * Macros tlsguard asks the MTA for (smfi_setsymlist). Policy reads TLS facts at MAIL,
  * where they are final: the first EHLO always precedes STARTTLS. They are also read at each
  * HELO/EHLO so that a session that sent no mail is still recorded with its TLS.
  * {auth_type} and {auth_authen} are set at MAIL once AUTH succeeded (plaintext_auth).
- * {verify} and {cn_subject} are Sendmail's; Postfix skips macros it does not know.
+ * {verify}, {cn_subject}, {cn_issuer}, {cert_fp} and {cert_md5} are Sendmail's; Postfix skips
+ * macros it does not know.
  * Postfix knows the queue id only from the first accepted RCPT on.
  */
 static const struct {
@@ -90,6 +91,8 @@ typedef struct conn {
     int cipher_bits;
     char cert_subject[256], cert_issuer[256];
     int cert_verified;
+    char cert_fp[POLICY_FP_MAX]; /* as the MTA passed it ({cert_fp} or {cert_md5}) */
+    int cert_none;               /* the MTA said: no client certificate */
     int messages;
     msg_state msg;
 } conn;
@@ -175,6 +178,7 @@ static void queue_session(const conn *c, int closing)
         r->cert_subject = dup_or_null(c->cert_subject);
         r->cert_issuer = dup_or_null(c->cert_issuer);
         r->cert_verified = c->cert_verified;
+        r->cert_fp = dup_or_null(c->cert_fp);
     }
     r->messages = c->messages;
     recorder_put(r);
@@ -227,36 +231,48 @@ static void facts_of(const conn *c, policy_facts *f)
     f->cert_subject = c->cert_subject[0] ? c->cert_subject : NULL;
     f->cert_issuer = c->cert_issuer[0] ? c->cert_issuer : NULL;
     f->cert_verified = c->cert_verified == 1;
+    f->cert_fp = c->cert_fp[0] ? c->cert_fp : NULL;
+    f->cert_none = c->cert_none;
+}
+
+/* A Sendmail certificate name: xtext-encoded ("+20" for a space), decoded and sanitised. */
+static void xtext_macro(SMFICTX *ctx, const char *name, char *buf, size_t size)
+{
+    policy_xtext_decode(smfi_getsymval(ctx, (char *)name), buf, size);
 }
 
 /*
- * Reads the TLS facts as the MTA reports them at MAIL. Postfix sends {cert_subject} (the
- * CN) only for a trusted certificate; Sendmail sends the full DN always, {cn_subject} and
- * {verify} = OK for a trusted one.
+ * Reads the TLS facts as the MTA reports them at MAIL. Postfix sends {cert_subject} and
+ * {cert_issuer} (the CNs) only for a trusted certificate, and no {verify}. Sendmail sends
+ * {verify} (OK: trusted; FAIL: not; NO, NOT: no certificate), the CNs in {cn_subject} and
+ * {cn_issuer} for any certificate ({cert_subject} is the full DN there), and the fingerprint
+ * in {cert_md5}, or in {cert_fp} with CertFingerprintAlgorithm set.
  */
 static void read_tls(SMFICTX *ctx, conn *c)
 {
-    char bits[32], verify[32], cn[256];
+    char bits[32], verify[32];
 
     c->has_tls = macro(ctx, "{tls_version}", c->tls_version, sizeof c->tls_version);
-    c->cipher[0] = c->cert_subject[0] = c->cert_issuer[0] = '\0';
+    c->cipher[0] = c->cert_subject[0] = c->cert_issuer[0] = c->cert_fp[0] = '\0';
     c->cipher_bits = c->cert_verified = -1;
+    c->cert_none = 0;
     if (!c->has_tls)
         return;
     macro(ctx, "{cipher}", c->cipher, sizeof c->cipher);
     macro(ctx, "{cipher_bits}", bits, sizeof bits);
     c->cipher_bits = policy_cipher_bits_parse(bits);
-    macro(ctx, "{cert_subject}", c->cert_subject, sizeof c->cert_subject);
-    macro(ctx, "{cert_issuer}", c->cert_issuer, sizeof c->cert_issuer);
+    if (!macro(ctx, "{cert_fp}", c->cert_fp, sizeof c->cert_fp))
+        macro(ctx, "{cert_md5}", c->cert_fp, sizeof c->cert_fp);
     if (macro(ctx, "{verify}", verify, sizeof verify)) {
         c->cert_verified = strcmp(verify, "OK") == 0;
-        if (macro(ctx, "{cn_subject}", cn, sizeof cn))
-            memcpy(c->cert_subject, cn, sizeof cn);
-        if (macro(ctx, "{cn_issuer}", cn, sizeof cn))
-            memcpy(c->cert_issuer, cn, sizeof cn);
-    } else {
-        c->cert_verified = c->cert_subject[0] != '\0';
+        c->cert_none = strcmp(verify, "NO") == 0 || strcmp(verify, "NOT") == 0;
+        xtext_macro(ctx, "{cn_subject}", c->cert_subject, sizeof c->cert_subject);
+        xtext_macro(ctx, "{cn_issuer}", c->cert_issuer, sizeof c->cert_issuer);
+        return;
     }
+    macro(ctx, "{cert_subject}", c->cert_subject, sizeof c->cert_subject);
+    macro(ctx, "{cert_issuer}", c->cert_issuer, sizeof c->cert_issuer);
+    c->cert_verified = c->cert_subject[0] != '\0';
 }
 
 static void log_decision(const conn *c, const char *what, const char *addr,

@@ -48,13 +48,13 @@ static const char *const statements[ST_COUNT] = {
     [ST_SESSION] =
         "INSERT INTO sessions(id, started_at, ended_at, client_addr, client_port, client_name,"
         " helo, tls_version, cipher, cipher_bits, cert_subject, cert_issuer, cert_verified,"
-        " messages, peer) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"
+        " messages, peer, cert_fp) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
         " ON CONFLICT(id) DO UPDATE SET ended_at = excluded.ended_at,"
         " client_name = excluded.client_name, helo = excluded.helo,"
         " tls_version = excluded.tls_version, cipher = excluded.cipher,"
         " cipher_bits = excluded.cipher_bits, cert_subject = excluded.cert_subject,"
         " cert_issuer = excluded.cert_issuer, cert_verified = excluded.cert_verified,"
-        " messages = excluded.messages",
+        " messages = excluded.messages, cert_fp = excluded.cert_fp",
     [ST_MESSAGE] =
         "INSERT INTO messages(id, session_id, at, queue_id, mail_from, rule, level, verdict,"
         " reason, action, outcome) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
@@ -131,6 +131,7 @@ rec *rec_free(rec *r)
     free(r->cipher);
     free(r->cert_subject);
     free(r->cert_issuer);
+    free(r->cert_fp);
     free(r->queue_id);
     free(r->addr);
     free(r->rule);
@@ -384,6 +385,7 @@ static sqlite3_stmt *bind_rec(const rec *r)
         bind_int(st, 13, r->cert_verified, r->cert_verified >= 0);
         sqlite3_bind_int(st, 14, r->messages);
         bind_text(st, 15, r->peer);
+        bind_text(st, 16, r->cert_fp);
         return st;
     case REC_MESSAGE:
         st = R.st[ST_MESSAGE];

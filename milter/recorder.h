@@ -41,6 +41,7 @@ typedef struct rec {
     int cipher_bits;            /* -1 unknown */
     char *cert_subject, *cert_issuer;
     int cert_verified;          /* -1 without TLS */
+    char *cert_fp;              /* session: client certificate fingerprint, NULL if none passed */
     int messages;               /* session */
     char *peer;                 /* session: peers_identity(), or NULL */
     char *queue_id, *addr;      /* message: mail_from; recipient: rcpt */

@@ -92,7 +92,8 @@ __attribute__((format(printf, 2, 3))) static void perr(parser *ps, const char *f
 
 /* ---- names ------------------------------------------------------------------------- */
 
-static const char *const level_names[] = {"none", "may", "encrypt", "verify", "dane", "dane-only"};
+static const char *const level_names[] = {"none", "may",       "encrypt",    "verify",
+                                          "dane", "dane-only", "fingerprint"};
 static const char *const action_names[] = {"default", "accept",     "reject", "defer",
                                            "tag",     "quarantine", "monitor"};
 static const char *const verdict_names[] = {"none", "pass", "fail", "downgrade",
@@ -475,6 +476,44 @@ static int parse_min_bits(parser *ps, policy_rule *r, const char *v)
     return 0;
 }
 
+/* match= of level fingerprint: comma-separated fingerprints, kept normalised in r->names. */
+static int parse_fingerprints(parser *ps, policy_rule *r, const char *v)
+{
+    const char *s = v;
+    char fp[POLICY_FP_MAX], buf[POLICY_FP_MAX + 1];
+    int ok = 0;
+
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        const char *item = s;
+
+        s += n;
+        if (*s)
+            s++;
+        if (n == 0)
+            continue;
+        if (n < sizeof(buf)) {
+            memcpy(buf, item, n);
+            buf[n] = '\0';
+        }
+        if (n >= sizeof(buf) || policy_fingerprint_normalize(buf, fp, sizeof(fp)) < 0) {
+            perr(ps, "bad fingerprint '%.*s' in match= (expected the hex digits of an MD5, SHA-1 or "
+                 "SHA-2 digest, with or without ':' between bytes)", (int)(n > 64 ? 64 : n), item);
+            ok = -1;
+            continue;
+        }
+        r->names = xrealloc(r->names, (r->nnames + 1) * sizeof(*r->names));
+        r->names[r->nnames].name = xstrdup(fp);
+        r->names[r->nnames].subdomains = 0;
+        r->nnames++;
+    }
+    if (ok == 0 && r->nnames == 0) {
+        perr(ps, "match=%.300s names nothing", v);
+        ok = -1;
+    }
+    return ok;
+}
+
 static int parse_match(parser *ps, policy_rule *r, const char *v)
 {
     const char *s = v;
@@ -482,6 +521,8 @@ static int parse_match(parser *ps, policy_rule *r, const char *v)
     int ok = 0;
 
     r->match = xstrdup(v);
+    if (r->level == POLICY_LEVEL_FINGERPRINT)
+        return parse_fingerprints(ps, r, v);
     while (*s) {
         size_t n = strcspn(s, ":,");
         const char *item = s;
@@ -564,13 +605,16 @@ static int parse_downgrade(parser *ps, policy_rule *r, const char *v)
     return -1;
 }
 
-#define LEVELS_FLOORS ((1u << POLICY_LEVEL_MAY) | (1u << POLICY_LEVEL_ENCRYPT) | (1u << POLICY_LEVEL_VERIFY))
+#define LEVELS_FLOORS                                                                          \
+    ((1u << POLICY_LEVEL_MAY) | (1u << POLICY_LEVEL_ENCRYPT) | (1u << POLICY_LEVEL_VERIFY) |     \
+     (1u << POLICY_LEVEL_FINGERPRINT))
 #define LEVELS_ACTION                                                                          \
     ((1u << POLICY_LEVEL_ENCRYPT) | (1u << POLICY_LEVEL_VERIFY) | (1u << POLICY_LEVEL_DANE) |   \
-     (1u << POLICY_LEVEL_DANE_ONLY))
+     (1u << POLICY_LEVEL_DANE_ONLY) | (1u << POLICY_LEVEL_FINGERPRINT))
+#define LEVELS_MATCH ((1u << POLICY_LEVEL_VERIFY) | (1u << POLICY_LEVEL_FINGERPRINT))
 #define LEVELS_DOWNGRADE                                                                       \
     ((1u << POLICY_LEVEL_NONE) | (1u << POLICY_LEVEL_MAY) | (1u << POLICY_LEVEL_ENCRYPT) |       \
-     (1u << POLICY_LEVEL_VERIFY))
+     (1u << POLICY_LEVEL_VERIFY) | (1u << POLICY_LEVEL_FINGERPRINT))
 
 static const struct attr_def {
     const char *name;
@@ -581,7 +625,7 @@ static const struct attr_def {
     {"protocols", ATTR_PROTOCOLS, LEVELS_FLOORS, parse_protocols},
     {"ciphers", ATTR_CIPHERS, LEVELS_FLOORS, parse_ciphers},
     {"min_bits", ATTR_MIN_BITS, LEVELS_FLOORS, parse_min_bits},
-    {"match", ATTR_MATCH, 1u << POLICY_LEVEL_VERIFY, parse_match},
+    {"match", ATTR_MATCH, LEVELS_MATCH, parse_match},
     {"action", ATTR_ACTION, LEVELS_ACTION, parse_action},
     {"downgrade", ATTR_DOWNGRADE, LEVELS_DOWNGRADE, parse_downgrade},
 };
@@ -680,7 +724,8 @@ static void parse_rule(parser *ps, char *line)
     if (!tok)
         perr(ps, "missing level after selector '%.300s'", sel);
     else if (level_from_name(tok, &r->level) < 0)
-        perr(ps, "unknown level '%.64s' (expected none, may, encrypt, verify, dane or dane-only)", tok);
+        perr(ps, "unknown level '%.64s' (expected none, may, encrypt, verify, fingerprint, dane or "
+             "dane-only)", tok);
     else
         level_known = 1;
     /* DANE is about where mail goes (the recipient domain's MX hosts), not where it came from. */
@@ -688,6 +733,8 @@ static void parse_rule(parser *ps, char *line)
         perr(ps, "level %s is only valid for rcpt: rules", policy_level_name(r->level));
     while ((tok = next_token(&cursor)) != NULL)
         parse_attr(ps, r, tok, level_known);
+    if (level_known && r->level == POLICY_LEVEL_FINGERPRINT && !(r->attrs & ATTR_MATCH))
+        perr(ps, "level fingerprint needs match= (the certificate fingerprints to accept)");
 }
 
 static void parse_line(parser *ps, const char *s, size_t n, char *buf)
@@ -836,9 +883,15 @@ void policy_rule_describe(const policy_rule *r, char *buf, size_t size)
         policy_append(buf, size, &used, " ciphers=%s", r->ciphers);
     if (r->attrs & ATTR_MIN_BITS)
         policy_append(buf, size, &used, " min_bits=%u", r->min_bits);
-    if (r->attrs & ATTR_MATCH)
+    if ((r->attrs & ATTR_MATCH) && r->level == POLICY_LEVEL_FINGERPRINT) {
+        /* As understood: normalised, so that a typo in the separators shows. */
+        for (size_t i = 0; i < r->nnames; i++)
+            policy_append(buf, size, &used, "%s%s", i ? "," : " match=", r->names[i].name);
+    } else if (r->attrs & ATTR_MATCH) {
         policy_append(buf, size, &used, " match=%s", r->match);
-    if (r->level == POLICY_LEVEL_ENCRYPT || r->level == POLICY_LEVEL_VERIFY)
+    }
+    if (r->level == POLICY_LEVEL_ENCRYPT || r->level == POLICY_LEVEL_VERIFY ||
+        r->level == POLICY_LEVEL_FINGERPRINT)
         policy_append(buf, size, &used, " action=%s", policy_action_name(r->action));
     else if (is_dane_level(r->level)) /* not default_action: a dane failure defers unless told */
         policy_append(buf, size, &used, " action=%s",

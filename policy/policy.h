@@ -13,9 +13,10 @@
  *
  * Policy file syntax (tlsguard-policy(5)): one rule a line, `SELECTOR LEVEL [attr=value...]`,
  * `#` starts a comment. Selectors: `from:DOMAIN`, `from:.DOMAIN`, `rcpt:DOMAIN`,
- * `rcpt:.DOMAIN`, `client:IP`, `client:CIDR`, `*`. Levels: none, may, encrypt, verify, and
- * for rcpt: rules only dane and dane-only (RFC 7672, see dane.h).
- * Attributes: protocols=, ciphers=, min_bits=, match=, action= (dane levels: action= only,
+ * `rcpt:.DOMAIN`, `client:IP`, `client:CIDR`, `*`. Levels: none, may, encrypt, verify,
+ * fingerprint, and for rcpt: rules only dane and dane-only (RFC 7672, see dane.h).
+ * Attributes: protocols=, ciphers=, min_bits=, match= (verify: certificate names;
+ * fingerprint: certificate fingerprints, required), action= (dane levels: action= only,
  * one of defer, tag, quarantine, monitor; a failing dane rule defers by default), and on
  * sender-side rules downgrade=off|monitor|tag|defer|reject (see downgrade.h).
  *
@@ -52,7 +53,10 @@ typedef enum policy_level {
     POLICY_LEVEL_ENCRYPT,  /* TLS required; floors enforced */
     POLICY_LEVEL_VERIFY,   /* encrypt + a trusted client certificate (+ match=) */
     POLICY_LEVEL_DANE,     /* rcpt: only; DNSSEC errors defer, DANE recorded (opportunistic) */
-    POLICY_LEVEL_DANE_ONLY /* rcpt: only; as dane, and defer unless a DANE host exists */
+    POLICY_LEVEL_DANE_ONLY, /* rcpt: only; as dane, and defer unless a DANE host exists */
+    POLICY_LEVEL_FINGERPRINT /* encrypt + a client certificate whose fingerprint is in match=
+                              * (pinning: trust by the MTA not needed); needs an MTA that
+                              * passes the fingerprint (Sendmail's {cert_fp} or {cert_md5}) */
 } policy_level;
 
 typedef enum policy_action {
@@ -101,6 +105,10 @@ typedef struct policy_facts {
     const char *tls_version;      /* SSL_get_version() string; NULL or "" = no TLS */
     const char *cipher;           /* SSL_CIPHER_get_name() string */
     int cipher_bits;              /* -1 = unknown */
+    const char *cert_fp;          /* client certificate fingerprint as the MTA passed it
+                                   * (Sendmail: {cert_fp} or {cert_md5}); NULL = none passed */
+    int cert_none;                /* 1 = the MTA said the client sent no certificate (Sendmail:
+                                   * {verify} NO or NOT); 0 = sent one, or not known */
     const char *cert_subject;     /* client certificate subject CN */
     const char *cert_issuer;      /* client certificate issuer CN */
     int cert_verified;            /* 1 if the MTA trusted the client certificate */
@@ -249,6 +257,23 @@ int policy_cipher_bits_parse(const char *s);
 /* 1 if the cipher name is weak by keyword (RC4, MD5, 3DES/DES-CBC3, IDEA, NULL, EXP,
  * ADH/AECDH/aNULL, DES-CBC-) or unknown to the local OpenSSL; else 0. */
 int policy_cipher_is_weak(const char *name);
+
+/* Normalises a certificate fingerprint as an operator or an MTA writes it: hex digits in any
+ * case, in pairs separated by ':' or not separated at all, of an MD5 (16 bytes), SHA-1 (20),
+ * SHA-224 (28), SHA-256 (32), SHA-384 (48) or SHA-512 (64) digest. Writes the uppercase,
+ * colon-separated form Sendmail uses ("AB:CD:..."; at most 192 bytes with the NUL). Returns
+ * the digest length in bytes, or -1 if the text is malformed or does not fit in `size`. */
+#define POLICY_FP_MAX 192
+int policy_fingerprint_normalize(const char *in, char *out, size_t size);
+
+/* The digest a fingerprint length (bytes, as policy_fingerprint_normalize returns) stands
+ * for: "MD5", "SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"; "unknown" otherwise. */
+const char *policy_fingerprint_digest(int bytes);
+
+/* Decodes xtext (RFC 3461 section 4: "+XX" stands for the byte 0xXX), as Sendmail encodes
+ * certificate names in {cert_subject}, {cn_subject} and friends; a '+' not followed by two hex
+ * digits is kept. Then sanitises like policy_sanitize(). NULL gives "". */
+void policy_xtext_decode(const char *in, char *out, size_t size);
 
 /* Copies `in` to `out` replacing every byte outside printable ASCII (0x20-0x7e) with '?'
  * and truncating to size-1 bytes. Safe for logs and SMTP replies. NULL gives "". */

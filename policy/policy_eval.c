@@ -98,6 +98,40 @@ static fail_kind check_cert(const policy_rule *r, const policy_facts *f, char *r
     return FAIL_NONE;
 }
 
+/* Level fingerprint: the certificate is pinned, so the MTA need not trust it. */
+static fail_kind check_fingerprint(const policy_rule *r, const policy_facts *f, char *reason,
+                                   size_t size)
+{
+    char fp[POLICY_FP_MAX], seen[POLICY_FP_MAX];
+    int bytes, same_digest = 0;
+
+    if (!f->cert_fp || !*f->cert_fp) {
+        if (f->cert_none)
+            snprintf(reason, size, "no client certificate");
+        else
+            snprintf(reason, size, "the MTA passed no certificate fingerprint ({cert_fp} or "
+                     "{cert_md5}); Postfix does not send one");
+        return FAIL_TLS_FLOOR;
+    }
+    bytes = policy_fingerprint_normalize(f->cert_fp, fp, sizeof(fp));
+    if (bytes < 0) {
+        policy_sanitize(f->cert_fp, seen, sizeof(seen));
+        snprintf(reason, size, "the MTA passed a malformed certificate fingerprint %s", seen);
+        return FAIL_TLS_FLOOR;
+    }
+    for (size_t i = 0; i < r->nnames; i++) {
+        if (strcmp(fp, r->names[i].name) == 0)
+            return FAIL_NONE;
+        same_digest |= strlen(r->names[i].name) == strlen(fp);
+    }
+    /* Sendmail passes MD5 ({cert_md5}) unless CertFingerprintAlgorithm names another digest. */
+    snprintf(reason, size, "client certificate %s fingerprint %s is not in match=%s%s%s",
+             policy_fingerprint_digest(bytes), fp, same_digest ? "" : " (it lists no ",
+             same_digest ? "" : policy_fingerprint_digest(bytes),
+             same_digest ? "" : " fingerprint; see Sendmail's CertFingerprintAlgorithm)");
+    return FAIL_TLS_FLOOR;
+}
+
 static policy_action fail_action(const policy_rule *r, const policy_opts *opts)
 {
     policy_action a;
@@ -118,6 +152,8 @@ static void set_reply(policy_decision *out, fail_kind kind, const char *subject)
     int reject = out->action == POLICY_ACTION_REJECT;
     const char *requirement = out->level == POLICY_LEVEL_VERIFY
                                   ? "TLS with a trusted client certificate required"
+                              : out->level == POLICY_LEVEL_FINGERPRINT
+                                  ? "TLS with a pinned client certificate required"
                                   : "TLS required";
 
     if (out->action != POLICY_ACTION_REJECT && out->action != POLICY_ACTION_DEFER)
@@ -214,6 +250,8 @@ static void decide(const policy_rule *r, const policy_opts *opts, const policy_f
         kind = check_floors(r, f, out->reason, sizeof(out->reason));
         if (kind == FAIL_NONE && r->level == POLICY_LEVEL_VERIFY)
             kind = check_cert(r, f, out->reason, sizeof(out->reason));
+        if (kind == FAIL_NONE && r->level == POLICY_LEVEL_FINGERPRINT)
+            kind = check_fingerprint(r, f, out->reason, sizeof(out->reason));
     }
     if (kind == FAIL_NONE) {
         out->verdict = POLICY_VERDICT_PASS;

@@ -53,7 +53,7 @@ struct policy_rule {
     const cipher_set *cset; /* owned by the policy */
     unsigned min_bits;
     char *match; /* as written */
-    match_name *names;
+    match_name *names; /* verify: names; fingerprint: normalised fingerprints */
     size_t nnames;
     policy_action action; /* POLICY_ACTION_DEFAULT unless action= was written */
     policy_downgrade downgrade; /* POLICY_DOWNGRADE_UNSET unless downgrade= was written */

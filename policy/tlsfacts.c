@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tlsfacts - interpretation of the TLS facts an MTA reports (version, cipher, bits) and
- * sanitising of any text taken from them.
+ * tlsfacts - interpretation of the TLS facts an MTA reports (version, cipher, bits, certificate
+ * fingerprint, Sendmail's xtext-encoded names) and sanitising of any text taken from them.
  */
 #include "cipher.h"
 #include "policy.h"
@@ -91,4 +91,87 @@ void policy_sanitize(const char *in, char *out, size_t size)
         }
     }
     out[i] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static const struct {
+    int bytes;
+    const char *name;
+} digests[] = {
+    {16, "MD5"}, {20, "SHA-1"}, {28, "SHA-224"}, {32, "SHA-256"}, {48, "SHA-384"}, {64, "SHA-512"},
+};
+
+const char *policy_fingerprint_digest(int bytes)
+{
+    for (size_t i = 0; i < sizeof(digests) / sizeof(digests[0]); i++)
+        if (digests[i].bytes == bytes)
+            return digests[i].name;
+    return "unknown";
+}
+
+int policy_fingerprint_normalize(const char *in, char *out, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t j = 0;
+    int bytes = 0, colons = -1; /* -1: not known yet whether bytes are separated */
+
+    if (!in || !out || size == 0)
+        return -1;
+    for (const char *s = in; *s;) {
+        int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+
+        if (lo < 0 || bytes == 64)
+            return -1;
+        s += 2;
+        if (*s == ':') {
+            if (colons == 0 || !s[1])
+                return -1;
+            colons = 1;
+            s++;
+        } else if (*s) {
+            if (colons == 1)
+                return -1;
+            colons = 0;
+        }
+        if (j + (bytes ? 3 : 2) >= size)
+            return -1;
+        if (bytes)
+            out[j++] = ':';
+        out[j++] = hex[hi];
+        out[j++] = hex[lo];
+        bytes++;
+    }
+    out[j] = '\0';
+    if (strcmp(policy_fingerprint_digest(bytes), "unknown") == 0)
+        return -1;
+    return bytes;
+}
+
+void policy_xtext_decode(const char *in, char *out, size_t size)
+{
+    size_t j = 0;
+
+    if (!out || size == 0)
+        return;
+    for (const char *s = in; s && *s && j + 1 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        int hi, lo;
+
+        if (c == '+' && (hi = hexval(s[1])) >= 0 && (lo = hexval(s[2])) >= 0) {
+            c = (unsigned char)(hi * 16 + lo);
+            s += 2;
+        }
+        out[j++] = (c >= 0x20 && c <= 0x7e) ? (char)c : '?';
+    }
+    out[j] = '\0';
 }

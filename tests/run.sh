@@ -23,6 +23,9 @@ packages=(
     nsd ldnsutils dns-root-data faketime
     clang libclang-rt-14-dev systemd
     sasl2-bin libsasl2-modules
+    # Sendmail's libraries: the Sendmail tests run Debian's sendmail-bin unpacked into a
+    # private prefix (below), because the package itself conflicts with postfix.
+    m4 libwrap0 liblockfile1 libdb5.3 libldap-2.5-0 libnsl2 libsasl2-2
 )
 
 echo "== installing packages"
@@ -53,6 +56,13 @@ else
         /etc/init.d/nsd stop >/dev/null 2>&1 || true
     fi
 fi
+
+# Sendmail for tests/e2e/test_sendmail*.sh: sendmail-bin, sendmail-cf and sendmail-base
+# downloaded from the Debian archive and unpacked (dpkg -x, nothing installed or run) into
+# /var/cache/tlsguard-tests/sendmail; an existing copy is reused.
+echo "== sendmail for the tests"
+bash "$repo/tests/e2e/tools/sendmail-prefix.sh" ||
+    echo "== could not prepare Sendmail: the Sendmail tests will fail"
 
 status=0
 

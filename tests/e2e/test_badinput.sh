@@ -86,7 +86,7 @@ session_is() {
 mc -t 2 'connect case-optneg 4 1000 198.51.100.1' quit
 grep -qxF 'OPTNEG: O version=6 actions=0x131 protocol=0x3370' "$E2E/mc.out" ||
     fail "OPTNEG: unexpected reply: $(head -n 1 "$E2E/mc.out")"
-grep -qxF 'OPTNEG: symlist mail i {auth_type} {auth_authen} {tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer}' \
+grep -qxF 'OPTNEG: symlist mail i {auth_type} {auth_authen} {tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} {cert_fp} {cert_md5}' \
     "$E2E/mc.out" || fail "OPTNEG: no macro list for MAIL"
 pass "OPTNEG: headers/quarantine/symlist actions; headers, body, EOH, DATA, unknown skipped; connect, HELO unanswered; macro lists"
 
@@ -186,6 +186,33 @@ RCPT: y $CERT_PARTNER: client certificate CN mx.partner.example??X-Injected: 1 d
     'connect case-cn-inject 4 1015 198.51.100.1' 'helo client.example' \
     'macro M {tls_version}=TLSv1.3 {cert_subject}=mx.partner.example\r\nX-Injected:\s1 {cert_issuer}=CA\r\nX-Injected:\s1' \
     'mail <u@x.example>' 'rcpt <r@partner.example>' quit
+# Sendmail xtext-encodes certificate names: what "+0D+0A" decodes to is sanitised like raw bytes.
+mc_is "{cn_subject} with xtext-encoded CR LF: decoded, sanitised, does not match" "MAIL: c
+RCPT: y $CERT_PARTNER: client certificate CN mx.partner.example??X-Injected: 1 does not match .partner.example" \
+    'connect case-xtext-inject 4 1090 198.51.100.1' 'helo client.example' \
+    'macro M {tls_version}=TLSv1.3 {verify}=OK {cn_subject}=mx.partner.example+0D+0AX-Injected:+201 {cn_issuer}=tlsguard+20test+20CA+00+FF' \
+    'mail <u@x.example>' 'rcpt <r@partner.example>' quit
+session_is case-xtext-inject "cert_subject, cert_issuer, cert_verified" "mx.partner.example??X-Injected: 1|tlsguard test CA??|1"
+# Fingerprints: {cert_fp} wins over {cert_md5}; a huge or hostile one is bounded and sanitised.
+mc_is "{cert_fp} and {cert_md5}: {cert_fp} recorded" "MAIL: c" \
+    'connect case-fp-both 4 1091 198.51.100.1' 'helo client.example' \
+    'macro M {tls_version}=TLSv1.3 {verify}=FAIL {cert_md5}=0E:07:94:12:F5:5B:14:9C:FF:5B:A9:17:3F:95:08:21 {cert_fp}=AB:CD' \
+    'mail <u@x.example>' quit
+session_is case-fp-both "cert_fp, cert_verified" "AB:CD|0"
+mc_is "{cert_md5} alone recorded; none without TLS" "MAIL: c" \
+    'connect case-fp-md5 4 1092 198.51.100.1' 'helo client.example' \
+    'macro M {tls_version}=TLSv1.3 {verify}=OK {cert_md5}=0E:07:94:12:F5:5B:14:9C:FF:5B:A9:17:3F:95:08:21' \
+    'mail <u@x.example>' quit
+session_is case-fp-md5 "cert_fp" "0E:07:94:12:F5:5B:14:9C:FF:5B:A9:17:3F:95:08:21"
+mc_is "60 KB {cert_fp} with CR LF: truncated, sanitised" "MAIL: c" \
+    'connect case-fp-huge 4 1093 198.51.100.1' 'helo client.example' \
+    'macro M {tls_version}=TLSv1.3 {verify}=OK {cert_fp}=\r\nX\*60000{F}' \
+    'mail <u@x.example>' quit
+session_is case-fp-huge "length(cert_fp), substr(cert_fp, 1, 4)" "191|??XF"
+mc_is "{cert_fp} without {tls_version}: not recorded" "MAIL: y $NOTLS_BANK" \
+    'connect case-fp-notls 4 1094 198.51.100.1' 'helo client.example' \
+    'macro M {cert_fp}=0E:07:94:12:F5:5B:14:9C:FF:5B:A9:17:3F:95:08:21' 'mail <u@bank.example>' quit
+session_is case-fp-notls "cert_fp IS NULL, tls_version IS NULL" "1|1"
 
 # --- CR/LF, control characters and 8-bit bytes in connect name, HELO and queue id
 mc_is "CR LF and control bytes in connect name, HELO, queue id" "MAIL: y $NOTLS_BANK" \

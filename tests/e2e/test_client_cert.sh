@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: MIT
 # Level verify (Domain Security): a client certificate that Postfix trusts, with a CN that
 # match= accepts. Trusted+right name passes; trusted+wrong name, untrusted, absent and
-# plaintext are refused with the policy's text.
+# plaintext are refused with the policy's text. Level fingerprint fails closed: Postfix passes
+# no certificate fingerprint.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 write_policy <<'EOF2'
 from:bank.example verify match=bank.example:.bank.example action=reject
 from:any.example verify
+from:pin.example fingerprint match=0E:07:94:12:F5:5B:14:9C:FF:5B:A9:17:3F:95:08:21 action=reject
 EOF2
 start_all
 
@@ -65,3 +67,11 @@ untrusted@bank.example|verify|no trusted client certificate|reject
 nocert@bank.example|verify|no trusted client certificate|reject
 plain@bank.example|verify|session was not encrypted|reject
 untrusted@any.example|verify|no trusted client certificate|defer" "policy_hits: one row per refusal"
+
+# --- fingerprint: Postfix passes no fingerprint, so the rule refuses even a trusted certificate
+send_mail --cert good --from pin@pin.example --to r@y.example && fail "fingerprint rule passed with Postfix"
+expect_reply 550 "5.7.1 TLS with a pinned client certificate required for mail from pin.example (rule from:pin.example): the MTA passed no certificate fingerprint ({cert_fp} or {cert_md5}); Postfix does not send one" \
+    "fingerprint with Postfix: 550 5.7.1, fails closed with the reason"
+sql_is "SELECT cert_subject, cert_verified, cert_fp FROM sessions WHERE id = (SELECT session_id
+        FROM messages WHERE mail_from = 'pin@pin.example')" "client.bank.example|1|NULL" \
+    "fingerprint with Postfix: trusted certificate recorded, cert_fp NULL"

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_tlsfacts - the TLS facts an MTA reports in its macros, and every text built from
- * them. The input holds up to eleven NUL-separated fields, taken as the MTA's strings:
+ * them. The input holds up to twelve NUL-separated fields, taken as the MTA's strings:
  *   tls_version, cipher, cipher_bits, cert_subject, cert_issuer, client_addr,
- *   mail_from_domain, recipient domain, rule list (for the header), auth_type, auth_authen
+ *   mail_from_domain, recipient domain, rule list (for the header), auth_type, auth_authen,
+ *   cert_fp
  * They are read by policy_tls_version_number(), policy_cipher_bits_parse(),
- * policy_cipher_is_weak() and policy_sanitize() (with a small buffer too), then evaluated raw,
- * not sanitised first as the milter does, against a fixed policy that uses every floor
- * (protocols=, ciphers=, min_bits=, match=) and the dane levels, and put in the
- * X-TLS-Policy header value (a short buffer too). The SMTP AUTH fields go to policy_eval_auth().
+ * policy_cipher_is_weak(), policy_fingerprint_normalize(), policy_xtext_decode() and
+ * policy_sanitize() (with a small buffer too), then evaluated raw, not sanitised first as the
+ * milter does, against a fixed policy that uses every floor (protocols=, ciphers=, min_bits=,
+ * match=), the fingerprint level and the dane levels, and put in the X-TLS-Policy header
+ * value (a short buffer too). The SMTP AUTH fields go to policy_eval_auth().
  *
  * Checks (policy.h): the parsers' ranges; sanitised text is printable, bounded and a prefix
  * in length; decisions keep their promises; reasons, replies and header values are
@@ -20,7 +22,7 @@
 #include "policy.h"
 
 enum { F_VERSION, F_CIPHER, F_BITS, F_SUBJECT, F_ISSUER, F_CLIENT, F_FROM, F_RCPT, F_RULES,
-       F_AUTH_TYPE, F_AUTH_AUTHEN, F_COUNT };
+       F_AUTH_TYPE, F_AUTH_AUTHEN, F_FP, F_COUNT };
 
 static const char policy_text[] =
     "client:192.0.2.0/24 encrypt protocols=>=TLSv1.2\n"
@@ -28,6 +30,9 @@ static const char policy_text[] =
     "from:bank.example verify match=mail.bank.example:.mx.bank.example action=reject\n"
     "from:.bank.example encrypt ciphers=HIGH:!aNULL:!kRSA min_bits=128\n"
     "from:legacy.example encrypt protocols=TLSv1.2:TLSv1.3 ciphers=ALL:!RC4 action=tag\n"
+    "from:pin.example fingerprint match=0e079412f55b149cff5ba9173f950821,"
+    "A9:4A:8F:E5:CC:B1:9B:A6:1C:4C:08:73:D3:91:E9:87:98:2F:BB:D3 action=reject\n"
+    "rcpt:pin.example fingerprint protocols=>=TLSv1.3 match=0e079412f55b149cff5ba9173f950821\n"
     "rcpt:dane.example dane\n"
     "rcpt:only.example dane-only action=quarantine\n"
     "rcpt:.partner.example encrypt protocols=<=TLSv1.2 min_bits=256 action=monitor\n"
@@ -95,6 +100,34 @@ static void check_sanitize(const char *in)
     FUZZ_CHECK(fuzz_printable(small) && strncmp(small, big, sizeof small - 1) == 0);
 }
 
+/* Sendmail's xtext names: decoded text is printable and bounded, a short buffer a prefix. */
+static void check_xtext(const char *in)
+{
+    char big[300], small[5];
+
+    policy_xtext_decode(in, big, sizeof big);
+    FUZZ_CHECK(fuzz_terminated(big, sizeof big) && fuzz_printable(big));
+    FUZZ_CHECK(strlen(big) <= (in ? strlen(in) : 0));
+    policy_xtext_decode(in, small, sizeof small);
+    FUZZ_CHECK(fuzz_printable(small) && strncmp(small, big, sizeof small - 1) == 0);
+}
+
+/* A fingerprint normalises to a digest length and "XX:XX:..." uppercase, and stays the same
+ * when normalised again. */
+static void check_fingerprint(const char *in)
+{
+    char out[POLICY_FP_MAX], again[POLICY_FP_MAX];
+    int n = policy_fingerprint_normalize(in, out, sizeof out);
+
+    if (n < 0)
+        return;
+    FUZZ_CHECK(strcmp(policy_fingerprint_digest(n), "unknown") != 0);
+    FUZZ_CHECK(strlen(out) == (size_t)(3 * n - 1));
+    for (int i = 0; out[i]; i++)
+        FUZZ_CHECK(i % 3 == 2 ? out[i] == ':' : strchr("0123456789ABCDEF", out[i]) != NULL);
+    FUZZ_CHECK(policy_fingerprint_normalize(out, again, sizeof again) == n && strcmp(out, again) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const dane_facts dns = {.domain = "dane.example", .mx = {DANE_LOOKUP_BOGUS, 0,
@@ -115,6 +148,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(policy_cipher_is_weak(f[F_CIPHER]) == 0 || policy_cipher_is_weak(f[F_CIPHER]) == 1);
     for (size_t i = 0; i < F_COUNT; i++)
         check_sanitize(f[i]);
+    check_xtext(f[F_SUBJECT]);
+    check_fingerprint(f[F_FP]);
 
     facts.tls_version = f[F_VERSION];
     facts.cipher = f[F_CIPHER];
@@ -122,6 +157,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     facts.cert_subject = f[F_SUBJECT];
     facts.cert_issuer = f[F_ISSUER];
     facts.cert_verified = f[F_SUBJECT] && f[F_SUBJECT][0] != '\0';
+    facts.cert_fp = f[F_FP];
+    facts.cert_none = f[F_ISSUER] && f[F_ISSUER][0] == 'N';
     facts.client_addr = f[F_CLIENT];
     facts.mail_from_domain = f[F_FROM];
     policy_eval_sender(fixed_policy(), &opts, &facts, &d);

@@ -11,6 +11,10 @@
 
 /* ---- policies under test ----------------------------------------------------------- */
 
+#define FP_MD5 "0E:07:94:12:F5:5B:14:9C:FF:5B:A9:17:3F:95:08:21"
+#define FP_MD5_OTHER "F1:ED:81:97:87:EC:1C:2C:1B:0F:9B:6A:F3:F0:80:0C"
+#define FP_SHA256 "BB:38:99:1C:D1:97:7B:CC:53:FE:12:78:51:C6:79:B1:9D:6D:20:46:51:50:80:5B:7D:BF:A8:C4:7A:9A:2C:CF"
+
 static const char *const policy_texts[] = {
     /* 0: mixed selectors; the line numbers matter for first-match-in-file-order rows */
     "client:192.0.2.0/24 encrypt\n"                                                            /* 1 */
@@ -45,6 +49,11 @@ static const char *const policy_texts[] = {
     "rcpt:def.example dane-only action=defer\n"
     "rcpt:enc.example encrypt\n"
     "* may\n",
+    /* 4: level fingerprint (pins in both spellings; a SHA-256 pin; floors; rcpt:) */
+    "from:pin.example fingerprint match=0e079412f55b149cff5ba9173f950821,"
+    "A9:4A:8F:E5:CC:B1:9B:A6:1C:4C:08:73:D3:91:E9:87:98:2F:BB:D3 action=reject\n"
+    "from:sha.example fingerprint protocols=>=TLSv1.3 match=" FP_SHA256 "\n"
+    "rcpt:pin.example fingerprint match=0e079412f55b149cff5ba9173f950821 action=tag\n",
 };
 #define NPOLICIES (sizeof(policy_texts) / sizeof(policy_texts[0]))
 
@@ -104,6 +113,7 @@ typedef struct drow {
 #define NOTLS .tls_version = NULL, .cipher_bits = -1
 #define TLS(v, c, b) .tls_version = (v), .cipher = (c), .cipher_bits = (b)
 #define CERT(cn, ok) .cert_subject = (cn), .cert_verified = (ok)
+#define FP(fp) .cert_fp = (fp)
 
 #define DEFER {POLICY_ACTION_DEFER, 0}
 #define REJECT {POLICY_ACTION_REJECT, 0}
@@ -115,6 +125,7 @@ typedef struct drow {
 #define L_VER POLICY_LEVEL_VERIFY
 #define L_DANE POLICY_LEVEL_DANE
 #define L_DONLY POLICY_LEVEL_DANE_ONLY
+#define L_FP POLICY_LEVEL_FINGERPRINT
 #define V_NONE POLICY_VERDICT_NONE
 #define V_PASS POLICY_VERDICT_PASS
 #define V_FAIL POLICY_VERDICT_FAIL
@@ -262,6 +273,72 @@ static const erow rows[] = {
      "TLS with a trusted client certificate required for mail from certonly.example (rule "
      "from:certonly.example): no trusted client certificate",
      "no trusted client certificate"},
+
+    /* fingerprint: pinned certificates, trusted by the MTA or not */
+    {"fingerprint: MD5 pin, untrusted certificate", 4, 0, NULL,
+     {SENDER("pin.example", "198.51.100.1"), TLS("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256),
+      CERT("client.bank.example", 0), FP(FP_MD5)},
+     DEFER, OK("from:pin.example", L_FP, V_PASS)},
+    {"fingerprint: second pin, lowercase without colons from the MTA", 4, 0, NULL,
+     {SENDER("pin.example", "198.51.100.1"), TLS("TLSv1.2", "AES256-SHA", 256),
+      FP("a94a8fe5ccb19ba61c4c0873d391e987982fbbd3")},
+     DEFER, OK("from:pin.example", L_FP, V_PASS)},
+    {"fingerprint: SHA-256 pin", 4, 0, NULL,
+     {SENDER("sha.example", "198.51.100.1"), TLS("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256), CERT("x", 1),
+      FP(FP_SHA256)},
+     DEFER, OK("from:sha.example", L_FP, V_PASS)},
+    {"fingerprint: another certificate", 4, 0, NULL,
+     {SENDER("pin.example", "198.51.100.1"), TLS("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256),
+      CERT("client.bank.example", 1), FP(FP_MD5_OTHER)},
+     DEFER, "from:pin.example", L_FP, V_FAIL, A_REJ, 550, "5.7.1",
+     "TLS with a pinned client certificate required for mail from pin.example (rule from:pin.example): "
+     "client certificate MD5 fingerprint " FP_MD5_OTHER " is not in match=",
+     "client certificate MD5 fingerprint " FP_MD5_OTHER " is not in match="},
+    {"fingerprint: MD5 from the MTA, only a SHA-256 pin", 4, 0, NULL,
+     {SENDER("sha.example", "198.51.100.1"), TLS("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256), FP(FP_MD5)},
+     DEFER, "from:sha.example", L_FP, V_FAIL, A_DEF, 451, "4.7.1",
+     "TLS with a pinned client certificate required for mail from sha.example (rule from:sha.example): "
+     "client certificate MD5 fingerprint " FP_MD5 " is not in match= (it lists no MD5 fingerprint; see "
+     "Sendmail's CertFingerprintAlgorithm)",
+     "client certificate MD5 fingerprint " FP_MD5 " is not in match= (it lists no MD5 fingerprint; see "
+     "Sendmail's CertFingerprintAlgorithm)"},
+    {"fingerprint: the client sent no certificate", 4, 0, NULL,
+     {SENDER("pin.example", "198.51.100.1"), TLS("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256), .cert_none = 1},
+     DEFER, "from:pin.example", L_FP, V_FAIL, A_REJ, 550, "5.7.1",
+     "TLS with a pinned client certificate required for mail from pin.example (rule from:pin.example): "
+     "no client certificate",
+     "no client certificate"},
+    {"fingerprint: the MTA passes none (Postfix), trusted certificate", 4, 0, NULL,
+     {SENDER("pin.example", "198.51.100.1"), TLS("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256),
+      CERT("client.bank.example", 1)},
+     DEFER, "from:pin.example", L_FP, V_FAIL, A_REJ, 550, "5.7.1",
+     "TLS with a pinned client certificate required for mail from pin.example (rule from:pin.example): "
+     "the MTA passed no certificate fingerprint ({cert_fp} or {cert_md5}); Postfix does not send one",
+     "the MTA passed no certificate fingerprint ({cert_fp} or {cert_md5}); Postfix does not send one"},
+    {"fingerprint: malformed from the MTA, sanitised", 4, 0, NULL,
+     {SENDER("pin.example", "198.51.100.1"), TLS("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256), FP("0E:07\r\n")},
+     DEFER, "from:pin.example", L_FP, V_FAIL, A_REJ, 550, "5.7.1",
+     "TLS with a pinned client certificate required for mail from pin.example (rule from:pin.example): "
+     "the MTA passed a malformed certificate fingerprint 0E:07??",
+     "the MTA passed a malformed certificate fingerprint 0E:07??"},
+    {"fingerprint: no TLS", 4, 0, NULL, {SENDER("pin.example", "198.51.100.1"), NOTLS, FP(FP_MD5)}, DEFER,
+     "from:pin.example", L_FP, V_FAIL, A_REJ, 530, "5.7.0",
+     "TLS with a pinned client certificate required for mail from pin.example (rule from:pin.example): "
+     "session was not encrypted",
+     "session was not encrypted"},
+    {"fingerprint: the protocol floor comes first", 4, 0, NULL,
+     {SENDER("sha.example", "198.51.100.1"), TLS("TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384", 256), FP(FP_SHA256)},
+     DEFER, "from:sha.example", L_FP, V_FAIL, A_DEF, 451, "4.7.1",
+     "TLS with a pinned client certificate required for mail from sha.example (rule from:sha.example): "
+     "protocol TLSv1.2 not allowed by protocols=>=TLSv1.3",
+     "protocol TLSv1.2 not allowed by protocols=>=TLSv1.3"},
+    {"fingerprint: rcpt rule, action tag", 4, 1, "pin.example",
+     {SENDER("x.example", "198.51.100.1"), TLS("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256), FP(FP_SHA256)}, DEFER,
+     "rcpt:pin.example", L_FP, V_FAIL, A_TAG, 0, "", "",
+     "client certificate SHA-256 fingerprint " FP_SHA256 " is not in match= (it lists no SHA-256 fingerprint; "
+     "see Sendmail's CertFingerprintAlgorithm)"},
+    {"fingerprint: monitor mode", 4, 0, NULL, {SENDER("pin.example", "198.51.100.1"), NOTLS}, MONITOR,
+     "from:pin.example", L_FP, V_FAIL, A_MON, 0, "", "", "session was not encrypted"},
 
     /* ciphers=HIGH:!aNULL:!kRSA with protocols= and min_bits= */
     {"kRSA cipher not allowed", 0, 0, NULL,
@@ -739,6 +816,7 @@ static void test_names_and_combine(void)
     unit_str("levels", "verify", policy_level_name(L_VER), "verify");
     unit_str("levels", "dane", policy_level_name(L_DANE), "dane");
     unit_str("levels", "dane-only", policy_level_name(L_DONLY), "dane-only");
+    unit_str("levels", "fingerprint", policy_level_name(L_FP), "fingerprint");
     unit_str("verdicts", "pass", policy_verdict_name(V_PASS), "pass");
     unit_str("verdicts", "fail", policy_verdict_name(V_FAIL), "fail");
     unit_str("verdicts", "none", policy_verdict_name(V_NONE), "none");

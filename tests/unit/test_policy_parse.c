@@ -104,7 +104,7 @@ static const row rows[] = {
 
     /* levels */
     {"unknown level", "from:x.example sometimes\n", 0,
-     {"p.conf:1: error: unknown level 'sometimes' (expected none, may, encrypt, verify, dane or dane-only)"}, {NULL}},
+     {"p.conf:1: error: unknown level 'sometimes' (expected none, may, encrypt, verify, fingerprint, dane or dane-only)"}, {NULL}},
     {"missing level", "from:x.example\n", 0, {"p.conf:1: error: missing level after selector 'from:x.example'"},
      {NULL}},
 
@@ -218,8 +218,63 @@ static const row rows[] = {
     {"dane: duplicate selector with another level", "rcpt:x.example encrypt\nrcpt:x.example dane\n", 0,
      {"p.conf:2: error: duplicate selector rcpt:x.example (first at line 1)"}, {NULL}},
     {"dane-ish level names", "rcpt:x.example dane_only\nrcpt:y.example daneonly\n", 0,
-     {"p.conf:1: error: unknown level 'dane_only' (expected none, may, encrypt, verify, dane or dane-only)",
-      "p.conf:2: error: unknown level 'daneonly' (expected none, may, encrypt, verify, dane or dane-only)"},
+     {"p.conf:1: error: unknown level 'dane_only' (expected none, may, encrypt, verify, fingerprint, dane or dane-only)",
+      "p.conf:2: error: unknown level 'daneonly' (expected none, may, encrypt, verify, fingerprint, dane or dane-only)"},
+     {NULL}},
+
+    /* level fingerprint */
+    {"fingerprint rules",
+     "from:pin.example fingerprint protocols=>=TLSv1.2 "
+     "match=0e079412f55b149cff5ba9173f950821,bb:38:99:1c:d1:97:7b:cc:53:fe:12:78:51:c6:79:b1:9d:6d:20:46:51:50:"
+     "80:5b:7d:bf:a8:c4:7a:9a:2c:cf action=reject\n"
+     "rcpt:pin.example FINGERPRINT match=,A94A8FE5CCB19BA61C4C0873D391E987982FBBD3, min_bits=128\n"
+     "client:192.0.2.1 fingerprint match=0E:07:94:12:F5:5B:14:9C:FF:5B:A9:17:3F:95:08:21 action=tag\n",
+     0,
+     {NULL},
+     {"line 1: from:pin.example fingerprint protocols=>=TLSv1.2 "
+      "match=0E:07:94:12:F5:5B:14:9C:FF:5B:A9:17:3F:95:08:21,BB:38:99:1C:D1:97:7B:CC:53:FE:12:78:51:C6:79:B1:9D:"
+      "6D:20:46:51:50:80:5B:7D:BF:A8:C4:7A:9A:2C:CF action=reject",
+      "line 2: rcpt:pin.example fingerprint min_bits=128 "
+      "match=A9:4A:8F:E5:CC:B1:9B:A6:1C:4C:08:73:D3:91:E9:87:98:2F:BB:D3 action=default",
+      "line 3: client:192.0.2.1 fingerprint match=0E:07:94:12:F5:5B:14:9C:FF:5B:A9:17:3F:95:08:21 action=tag"}},
+    {"fingerprint without match=", "from:a.example fingerprint\nfrom:b.example fingerprint action=reject\n", 0,
+     {"p.conf:1: error: level fingerprint needs match= (the certificate fingerprints to accept)",
+      "p.conf:2: error: level fingerprint needs match= (the certificate fingerprints to accept)"},
+     {NULL}},
+    {"bad fingerprints",
+     "from:a.example fingerprint match=0e079412f55b149cff5ba9173f9508\n"
+     "from:b.example fingerprint match=0E:07:94:12F55B149CFF5BA9173F950821\n"
+     "from:c.example fingerprint match=mx.c.example\n"
+     "from:d.example fingerprint match=0e079412f55b149cff5ba9173f950821,0g\n"
+     "from:e.example fingerprint match=,,\n",
+     0,
+     {"p.conf:1: error: bad fingerprint '0e079412f55b149cff5ba9173f9508' in match= (expected the hex digits of an "
+      "MD5, SHA-1 or SHA-2 digest, with or without ':' between bytes)",
+      "p.conf:2: error: bad fingerprint '0E:07:94:12F55B149CFF5BA9173F950821' in match= (expected the hex digits "
+      "of an MD5, SHA-1 or SHA-2 digest, with or without ':' between bytes)",
+      "p.conf:3: error: bad fingerprint 'mx.c.example' in match= (expected the hex digits of an MD5, SHA-1 or "
+      "SHA-2 digest, with or without ':' between bytes)",
+      "p.conf:4: error: bad fingerprint '0g' in match= (expected the hex digits of an MD5, SHA-1 or SHA-2 digest, "
+      "with or without ':' between bytes)",
+      "p.conf:5: error: match=,, names nothing"},
+     {NULL}},
+    {"fingerprint too long is cut in the message",
+     "from:a.example fingerprint match=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n",
+     0,
+     {"p.conf:1: error: bad fingerprint '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff' in "
+      "match= (expected the hex digits of an MD5, SHA-1 or SHA-2 digest, with or without ':' between bytes)"},
+     {NULL}},
+    {"match= names are not fingerprints and the other way round",
+     "from:a.example verify match=0e079412f55b149cff5ba9173f950821\nfrom:b.example fingerprint "
+     "match=0e079412f55b149cff5ba9173f950821 ciphers=HIGH\nfrom:c.example may match=0e079412f55b149cff5ba9173f950821\n",
+     0,
+     {"p.conf:3: error: attribute match= is not valid for level may"},
+     {NULL}},
+    {"fingerprint on a dane-ish typo", "from:a.example finger-print match=0e079412f55b149cff5ba9173f950821\n", 0,
+     {"p.conf:1: error: unknown level 'finger-print' (expected none, may, encrypt, verify, fingerprint, dane or "
+      "dane-only)"},
      {NULL}},
 
     /* lines */
@@ -236,7 +291,7 @@ static const row rows[] = {
     /* every error reported, not only the first */
     {"several errors on one line", "from:a..b bogus foo=1\n", 0,
      {"p.conf:1: error: bad domain in selector 'from:a..b'",
-      "p.conf:1: error: unknown level 'bogus' (expected none, may, encrypt, verify, dane or dane-only)",
+      "p.conf:1: error: unknown level 'bogus' (expected none, may, encrypt, verify, fingerprint, dane or dane-only)",
       "p.conf:1: error: unknown attribute 'foo'"},
      {NULL}},
     {"errors on several lines with good rules between",

@@ -257,6 +257,39 @@ fail:
     return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
 }
 
+/*
+ * Sessions still open in the database at start were open when an earlier run ended
+ * without closing them (kill -9, a crash, power loss): no MTA connection of theirs can
+ * still be alive, since the session ids are this daemon's own. They are closed with the
+ * time of this start, an upper bound of their end. A failure (database locked past the
+ * busy timeout, read-only) is logged and leaves them open; it does not stop the start.
+ */
+static void close_stale_sessions(void)
+{
+    sqlite3_stmt *st;
+    char now[24];
+    int rc;
+
+    recorder_now(now, sizeof now);
+    if (sqlite3_prepare_v2(R.db, "UPDATE sessions SET ended_at = ?1 WHERE ended_at IS NULL", -1, &st,
+                           NULL) != SQLITE_OK) {
+        log_msg(LOG_WARNING, "database %s: cannot close sessions left open: %s", R.path,
+                sqlite3_errmsg(R.db));
+        return;
+    }
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        log_msg(LOG_WARNING, "database %s: cannot close sessions left open by an earlier run: %s",
+                R.path, sqlite3_errmsg(R.db));
+    else if (sqlite3_changes(R.db) > 0)
+        log_msg(LOG_NOTICE,
+                "database %s: closed %d sessions left open by an earlier run that did not stop "
+                "cleanly (ended_at set to %s)",
+                R.path, sqlite3_changes(R.db), now);
+    sqlite3_finalize(st);
+}
+
 int recorder_open(const char *path, char *err, size_t errsize)
 {
     if (db_open(path, SQLITE_OPEN_CREATE, err, errsize))
@@ -264,6 +297,7 @@ int recorder_open(const char *path, char *err, size_t errsize)
     snprintf(R.path, sizeof R.path, "%s", path);
     atomic_store(&R.next_session, max_id("sessions"));
     atomic_store(&R.next_message, max_id("messages"));
+    close_stale_sessions();
     return 0;
 }
 

@@ -44,10 +44,20 @@ TG_PID=""
 pass "tlsguard killed with SIGKILL after $(load_count run accepted) accepted messages"
 sleep 2
 ! port_used "$TG_PORT" || fail "something still listens on tlsguard's port after SIGKILL"
+# Sessions that SIGKILL left open in the database: the restart closes them.
+stale=$(sqlite3 -batch -noheader -cmd '.timeout 5000' "$DB" "SELECT count(*) FROM sessions WHERE ended_at IS NULL") ||
+    fail "cannot read the database after SIGKILL"
+info "sessions left open in the database by SIGKILL: $stale"
 RESTART_UTC=$(now_utc)
 start_tlsguard
 RESTART_AT=$(epoch)
 expect_log "restarted on the same database" "listening on inet:$TG_PORT@127.0.0.1"
+if [ "$stale" -gt 0 ]; then
+    expect_log "the restart closes the $stale sessions SIGKILL left open" \
+        "closed $stale sessions left open by an earlier run that did not stop cleanly"
+    sql_is "SELECT count(*) FROM sessions WHERE ended_at IS NULL AND started_at < '$RESTART_UTC'" 0 \
+        "no session from before the restart is still open in the database"
+fi
 load_wait run
 
 # --- what the sender was told

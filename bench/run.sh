@@ -350,8 +350,8 @@ warm_up() {
             -t rcpt@r0.bench.example -d "rcpt@ok.$DNS_ZONE" -D 50 >>"$E2E/warmup.log" 2>&1 ||
             { cat "$E2E/warmup.log" >&2; fail "warm-up message through configuration $c"; }
     done
-    case "$TG_LOG_LEVEL" in
-    info | debug)
+    case "$TG_LOG_LEVEL $CONFIGS " in
+    info*" D "* | debug*" D "*)
         grep -q 'dane="mx=secure hosts=mx.ok' "$E2E/tlsguard-D.log" ||
             fail "the DANE rule did not see a secure answer for ok.$DNS_ZONE (tlsguard-D.log)"
         ;;

@@ -364,7 +364,12 @@ static void parse_line(tlsg_config *c, char *line, const char *path, unsigned li
         return;
     }
     seen[i] = lineno;
-    if (options[i].set(c, value, &why) != 0) {
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) {
+            why = "contains a control character";
+            break;
+        }
+    if (why || options[i].set(c, value, &why) != 0) {
         char safe[128];
         policy_sanitize(value, safe, sizeof safe);
         diag_error(diag, "%s:%u: error: bad value '%s' for %s: %s (%s)", path, lineno, safe, key,

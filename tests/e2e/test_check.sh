@@ -103,14 +103,18 @@ header = maybe
 policy = $POLICY
 default_action = bounce
 this line has no equals sign
+user = $(printf 'mail\033[2J')
 EOF2
 run "$TLSGUARD" check -c "$CONF"
 [ "$rc" = 1 ] || fail "broken config: exit $rc, want 1"
-for l in 3 4 5 7 8; do
+for l in 3 4 5 7 8 9; do
     printf '%s\n' "$err" | grep -qF "$CONF:$l: error:" || fail "broken config: no error for line $l in: $err"
 done
 printf '%s\n' "$err" | grep -F "$CONF:3: error:" | grep -qF colour || fail "unknown key not named: $err"
-pass "broken config: exit 1, every error with file:line, unknown key named"
+printf '%s\n' "$err" | grep -F "$CONF:9: error:" | grep -qF "control character" ||
+    fail "a control byte in a value is not named: $err"
+printf '%s' "$err" | grep -q "$(printf '\033')" && fail "check echoes a control byte of the file: $err"
+pass "broken config: exit 1, every error with file:line, unknown key named, control bytes refused and not echoed"
 
 # --- missing files
 run "$TLSGUARD" check -c "$E2E/no-such.conf"

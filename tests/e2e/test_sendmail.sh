@@ -4,8 +4,8 @@
 # contrib/sendmail/tlsguard.mc: plaintext and STARTTLS sessions recorded, protocol floors
 # (TLSv1.2 against >=TLSv1.3, a legacy TLSv1.1 client against >=TLSv1.2), level verify from
 # Sendmail's {verify} with a trusted, an untrusted, a wrong and no client certificate, reject
-# and defer replies exactly as swaks sees them, the rows in SQLite, and F=T when tlsguard is
-# down.
+# and defer replies exactly as swaks sees them, a rcpt: rule per recipient, a learned downgrade,
+# the rows in SQLite, and F=T when tlsguard is down.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_sendmail.sh"
 e2e_init
@@ -15,6 +15,7 @@ from:floor.example encrypt protocols=>=TLSv1.3
 from:floor12.example encrypt protocols=>=TLSv1.2 action=reject
 from:bank.example verify match=.bank.example action=reject
 from:defer.example verify
+rcpt:secure.example encrypt action=reject
 * may
 EOF2
 start_all_sendmail
@@ -117,6 +118,25 @@ send_mail --cert good --from g@defer.example --to r@y.example --header "Subject:
 wait_for_delivery sm-defer-good >/dev/null
 pass "verify without match=: any verified certificate"
 
+# --- rcpt: rules at RCPT TO, per recipient, as under Postfix
+send_mail --from two@x.example --to a@secure.example,b@open.example --header "Subject: sm-rcpt-two" ||
+    fail "plaintext message with one open recipient refused as a whole"
+expect_reply 530 "5.7.0 TLS required for mail to secure.example (rule rcpt:secure.example): session was not encrypted" \
+    "rcpt:, plaintext: RCPT a@secure.example refused with 530 5.7.0"
+f=$(wait_for_delivery sm-rcpt-two)
+expect_rcpts "$f" "b@open.example" "rcpt:, plaintext: delivered to the other recipient only"
+sql_is "SELECT r.rcpt, r.rule, r.verdict, r.action FROM recipients r JOIN messages m ON m.id = r.message_id
+        WHERE m.mail_from = 'two@x.example' AND r.rcpt = 'a@secure.example'" \
+    "a@secure.example|rcpt:secure.example|fail|reject" "rcpt:, plaintext: the refused recipient's row"
+# The peer (every swaks run comes from 127.0.0.1) has used TLS more than
+# downgrade_min_sessions times by now: plaintext from it is a learned downgrade (default monitor).
+sql_is "SELECT verdict, action, outcome FROM messages WHERE mail_from = 'two@x.example'" \
+    "downgrade|monitor|accepted" "downgrade detection under Sendmail: plaintext after TLS, monitored"
+send_mail --tls --from tls2@x.example --to a@secure.example,b@open.example --header "Subject: sm-rcpt-tls" ||
+    fail "rcpt:, STARTTLS: refused"
+f=$(wait_for_delivery sm-rcpt-tls)
+expect_rcpts "$f" "a@secure.example b@open.example" "rcpt:, STARTTLS: delivered to both recipients"
+
 # --- the records
 sql_is "SELECT mail_from, level, verdict, action, outcome FROM messages
         WHERE verdict != 'pass' ORDER BY id" \
@@ -127,9 +147,10 @@ untrusted@bank.example|verify|fail|reject|refused
 wrong@bank.example|verify|fail|reject|refused
 nocert@bank.example|verify|fail|reject|refused
 plain@bank.example|verify|fail|reject|refused
-u@defer.example|verify|fail|defer|refused" "messages: every refusal"
-sql_is "SELECT count(*) FROM policy_hits" "8" "policy_hits: one row per refusal"
-sql_is "SELECT count(*), count(ended_at), sum(messages) FROM sessions" "13|13|13" \
+u@defer.example|verify|fail|defer|refused
+two@x.example|may|downgrade|monitor|accepted" "messages: every refusal, and the downgrade"
+sql_is "SELECT count(*) FROM policy_hits" "10" "policy_hits: 8 refused senders, 1 downgrade, 1 refused recipient"
+sql_is "SELECT count(*), count(ended_at), sum(messages) FROM sessions" "15|15|15" \
     "sessions: one per swaks run, all closed, one message each"
 sql_is "SELECT count(*) FROM messages WHERE queue_id IS NULL OR queue_id = ''" "0" \
     "messages: Sendmail's queue id ({i}) recorded for each"

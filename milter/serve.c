@@ -4,12 +4,15 @@
 /* System. */
 #include <errno.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,6 +107,31 @@ static int socket_permissions(const char *spec, const char *user)
         return -1;
     }
     return 0;
+}
+
+/*
+ * TCP_NODELAY on libmilter's listening TCP socket, which Linux passes on to every accepted
+ * connection. At end of message tlsguard sends several replies in a row (the header edits,
+ * then the verdict) and the MTA answers none of them before the last: with Nagle's
+ * algorithm the second one waits for the MTA's delayed ACK of the first, about 40 ms per
+ * message. libmilter keeps the socket to itself, so it is found among the process's
+ * descriptors: at this point of the start the only one that accepts connections. Failure
+ * only costs that latency, so it is logged, never fatal.
+ */
+static void listen_nodelay(void)
+{
+    long max = sysconf(_SC_OPEN_MAX);
+
+    for (int fd = 0; fd < (max > 0 && max < 65536 ? max : 65536); fd++) {
+        int acc = 0, proto = 0, one = 1;
+        socklen_t len = sizeof acc, plen = sizeof proto;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) != 0 || !acc ||
+            getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) != 0 || proto != IPPROTO_TCP)
+            continue;
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+            log_msg(LOG_WARNING, "TCP_NODELAY on the listening socket: %s", strerror(errno));
+    }
 }
 
 static void *milter_thread(void *arg)
@@ -224,6 +252,7 @@ int serve(const char *config_path)
         log_msg(LOG_ERR, "cannot listen on %s", s->cfg.socket);
         goto fail;
     }
+    listen_nodelay();
     if (socket_permissions(s->cfg.socket, s->cfg.user) != 0 ||
         drop_privileges(s->cfg.user) != 0)
         goto fail;

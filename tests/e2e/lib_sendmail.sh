@@ -5,11 +5,13 @@
 # Sendmail on loopback with tlsguard attached through INPUT_MAIL_FILTER, relaying every message
 # to the harness's smtp-sink. Source it after lib.sh and call e2e_init first; then:
 #
-#   start_sendmail [--no-milter] [--fp ALG] [MC-LINE ...]
+#   start_sendmail [--no-milter] [--fp ALG] [--sasl DIR] [MC-LINE ...]
 #                       smtp-sink + Sendmail listening on 127.0.0.1:$SMTP_PORT, so that
 #                       send_mail, smtp_open, expect_reply, wait_for_delivery work unchanged.
 #                       --fp ALG sets CertFingerprintAlgorithm (Sendmail then sends {cert_fp}
-#                       instead of {cert_md5}); MC-LINEs are added to the .mc before MAILER().
+#                       instead of {cert_md5}); --sasl DIR makes DIR (with a Sendmail.conf)
+#                       Cyrus SASL's configuration directory for this Sendmail only;
+#                       MC-LINEs are added to the .mc before MAILER().
 #   start_all_sendmail [KEY=VALUE ...]   write_conf with these settings, tlsguard, Sendmail
 #   stop_sendmail       SIGTERM to the daemon, waits for it
 #   sendmail_log_has TEXT   Sendmail's log contains TEXT (fixed string); waits up to 3 s
@@ -122,11 +124,12 @@ start_syslog_sink() {
 # start_sendmail [--no-milter] [--fp ALG] [MC-LINE ...]
 # shellcheck disable=SC2120 # the tests pass the options
 start_sendmail() {
-    local milter=yes fp="" extra=()
+    local milter=yes fp="" sasl="" extra=()
     while [ $# -gt 0 ]; do
         case "$1" in
         --no-milter) milter=no ;;
         --fp) fp=$2 && shift ;;
+        --sasl) sasl=$2 && shift ;;
         *) extra+=("$1") ;;
         esac
         shift
@@ -155,11 +158,18 @@ start_sendmail() {
     # Debian's openssl.cnf sets MinProtocol = TLSv1.2; Sendmail has no option for it, but
     # OpenSSL reads the file OPENSSL_CONF names (the client's recipe of field guide 9).
     cp "$E2E/client-openssl.cnf" "$SM_DIR/openssl.cnf"
+    # Cyrus SASL reads Sendmail.conf from a fixed path list (/etc/sasl2:...:/usr/lib/sasl2) and
+    # Sendmail clears its environment: the test's directory is mounted over /usr/lib/sasl2
+    # (sasl2-bin's) in Sendmail's mount namespace only.
+    if [ -n "$sasl" ]; then
+        [ -d /usr/lib/sasl2 ] || fail "/usr/lib/sasl2 missing (Debian package sasl2-bin): no place for Sendmail.conf"
+    fi
     # -bD: the daemon in the foreground, so that it is our child and its pid is $!.
     # shellcheck disable=SC2016 # expanded by the inner shell
-    OPENSSL_CONF=$SM_DIR/openssl.cnf unshare --uts --mount /bin/sh -c '
+    OPENSSL_CONF=$SM_DIR/openssl.cnf SM_SASL_DIR=$sasl unshare --uts --mount /bin/sh -c '
         set -e
         hostname mx.tlsguard.test
+        [ -z "$SM_SASL_DIR" ] || mount --bind "$SM_SASL_DIR" /usr/lib/sasl2
         mkdir -p "$1/dev"
         mount --rbind /dev "$1/dev"
         mount -t tmpfs -o mode=755 tmpfs /dev

@@ -55,19 +55,19 @@ reply_text() { # MECH WHAT
 
 # --- the configuration as understood
 out=$("$TLSGUARD" check -c "$CONF" 2>&1) || fail "tlsguard check: $out"
-printf '%s\n' "$out" | grep -qx "plaintext_auth = monitor" || fail "check does not show plaintext_auth = monitor: $out"
+grep -qx "plaintext_auth = monitor" <<<"$out" || fail "check does not show plaintext_auth = monitor: $out"
 pass "check: plaintext_auth = monitor by default"
 for v in off tag defer reject; do
     write_conf "plaintext_auth=$v"
     out=$("$TLSGUARD" check -c "$CONF" 2>&1) || fail "tlsguard check with plaintext_auth=$v: $out"
-    printf '%s\n' "$out" | grep -qx "plaintext_auth = $v" || fail "check does not show plaintext_auth = $v: $out"
+    grep -qx "plaintext_auth = $v" <<<"$out" || fail "check does not show plaintext_auth = $v: $out"
 done
 pass "check: plaintext_auth = off, tag, defer, reject as understood"
 write_conf plaintext_auth=quarantine
 rc=0
 out=$("$TLSGUARD" check -c "$CONF" 2>&1) || rc=$?
 [ "$rc" = 1 ] || fail "check accepted plaintext_auth = quarantine (exit $rc)"
-printf '%s\n' "$out" | grep -qF "$CONF:7: error: bad value 'quarantine' for plaintext_auth: expected off, monitor, tag, defer or reject" ||
+grep -qF "$CONF:7: error: bad value 'quarantine' for plaintext_auth: expected off, monitor, tag, defer or reject" <<<"$out" ||
     fail "check: no error for plaintext_auth = quarantine: $out"
 pass "check: plaintext_auth = quarantine is an error naming file, line and the values"
 write_conf

@@ -14,7 +14,7 @@ run() { # CMD...: sets out, err, rc
     err=$(cat "$E2E/err")
 }
 has() { # TEXT WHERE DESC
-    printf '%s\n' "$2" | grep -qF -- "$1" || fail "$3: '$1' not in: $2"
+    grep -qF -- "$1" <<<"$2" || fail "$3: '$1' not in: $2"
 }
 
 # --- good
@@ -73,14 +73,14 @@ write_conf
 run "$TLSGUARD" check -c "$CONF"
 [ "$rc" = 1 ] || fail "broken policy: exit $rc, want 1"
 pass "broken policy: exit 1"
-printf '%s\n' "$out" | grep -qx "configuration OK" && fail "broken policy: 'configuration OK' printed"
+grep -qx "configuration OK" <<<"$out" && fail "broken policy: 'configuration OK' printed"
 pass "broken policy: no 'configuration OK'"
 for l in 3 4 5 6 7 8 9 10 11 12 13 14 15; do
-    printf '%s\n' "$err" | grep -qF "$POLICY:$l: error:" || fail "broken policy: no error for line $l in: $err"
+    grep -qF "$POLICY:$l: error:" <<<"$err" || fail "broken policy: no error for line $l in: $err"
 done
 pass "broken policy: one FILE:LINE: error: for each of the 13 bad lines"
 for l in 1 2 16; do
-    printf '%s\n' "$err" | grep -qF "$POLICY:$l: error:" && fail "broken policy: error reported for good line $l"
+    grep -qF "$POLICY:$l: error:" <<<"$err" && fail "broken policy: error reported for good line $l"
 done
 pass "broken policy: no error for the good lines"
 printf '%s\n' "$err" | grep -F "$POLICY:8: error:" | grep -qwE 'line 2|2' ||
@@ -108,12 +108,12 @@ EOF2
 run "$TLSGUARD" check -c "$CONF"
 [ "$rc" = 1 ] || fail "broken config: exit $rc, want 1"
 for l in 3 4 5 7 8 9; do
-    printf '%s\n' "$err" | grep -qF "$CONF:$l: error:" || fail "broken config: no error for line $l in: $err"
+    grep -qF "$CONF:$l: error:" <<<"$err" || fail "broken config: no error for line $l in: $err"
 done
 printf '%s\n' "$err" | grep -F "$CONF:3: error:" | grep -qF colour || fail "unknown key not named: $err"
 printf '%s\n' "$err" | grep -F "$CONF:9: error:" | grep -qF "control character" ||
     fail "a control byte in a value is not named: $err"
-printf '%s' "$err" | grep -q "$(printf '\033')" && fail "check echoes a control byte of the file: $err"
+grep -q "$(printf '\033')" <<<"$err" && fail "check echoes a control byte of the file: $err"
 pass "broken config: exit 1, every error with file:line, unknown key named, control bytes refused and not echoed"
 
 # --- missing files

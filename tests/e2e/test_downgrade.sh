@@ -76,9 +76,9 @@ pass "TLSv1.3 again: accepted"
 sql_is "SELECT tls_sessions, plaintext_sessions, best_tls_version, last_tls_at >= last_plaintext_at FROM peers WHERE peer = '$peer'" \
     "4|4|TLSv1.3|1" "peers view: 4 TLS deliveries, 4 plaintext sessions, best TLSv1.3"
 out=$("$TLSGUARD" peers -c "$CONF") || fail "tlsguard peers exited with $?"
-printf '%s\n' "$out" | grep -qE "^$peer +yes +4 +TLSv1\.3 +4 +4 " ||
+grep -qE "^$peer +yes +4 +TLSv1\.3 +4 +4 " <<<"$out" ||
     fail "tlsguard peers: no learned row for $peer: $out"
-printf '%s\n' "$out" | grep -qx "1 peers, 1 learned" || fail "tlsguard peers: summary: $out"
+grep -qx "1 peers, 1 learned" <<<"$out" || fail "tlsguard peers: summary: $out"
 pass "tlsguard peers: $peer learned, 4 TLS sessions in the window, best TLSv1.3"
 "$TLSGUARD" peers -c "$CONF" extra >/dev/null 2>&1 && fail "tlsguard peers with an extra argument: exit 0"
 pass "tlsguard peers: usage error exits non-zero"
@@ -133,7 +133,7 @@ TLSGUARD=$(faketime_wrapper "$real" +31d tlsguard-31-days-later)
 start_tlsguard
 expect_log "31 days later: nothing in the window" "downgrade: TLS history of 0 peers loaded (0 sessions)"
 out=$("$TLSGUARD" peers -c "$CONF") || fail "tlsguard peers (31 days later) exited with $?"
-printf '%s\n' "$out" | grep -qE "^$peer +no +0 +- +" ||
+grep -qE "^$peer +no +0 +- +" <<<"$out" ||
     fail "tlsguard peers 31 days later: $peer should not be learned: $out"
 pass "tlsguard peers 31 days later: $peer not learned"
 plain outside-window || fail "plaintext refused although the TLS sessions left the window"
@@ -146,7 +146,7 @@ TLSGUARD=$real
 # --- tlsguard check warns when retention is shorter than the window
 write_conf retention_days=7 downgrade_window=30d
 out=$("$TLSGUARD" check -c "$CONF" 2>&1) || fail "tlsguard check failed: $out"
-printf '%s\n' "$out" | grep -qF "warning: retention_days = 7 is shorter than downgrade_window = 30d" ||
+grep -qF "warning: retention_days = 7 is shorter than downgrade_window = 30d" <<<"$out" ||
     fail "tlsguard check: no retention warning: $out"
 pass "tlsguard check warns: retention_days shorter than downgrade_window"
 write_conf downgrade_window=30

@@ -121,7 +121,7 @@ start_syslog_sink() {
     fail "syslog-sink.pl did not create its socket"
 }
 
-# start_sendmail [--no-milter] [--fp ALG] [MC-LINE ...]
+# start_sendmail [--no-milter] [--fp ALG] [--sasl DIR] [MC-LINE ...]
 # shellcheck disable=SC2120 # the tests pass the options
 start_sendmail() {
     local milter=yes fp="" sasl="" extra=()

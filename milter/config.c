@@ -256,6 +256,13 @@ static int set_downgrade_window(tlsg_config *c, const char *v, const char **why)
     return 0;
 }
 
+/* ---- bounded memory (issue 11) ---- */
+
+static int set_peers_max(tlsg_config *c, const char *v, const char **why)
+{
+    return set_number(&c->peers_max, v, 100, 100000000, why);
+}
+
 static const struct option {
     const char *name;
     setter set;
@@ -282,6 +289,7 @@ static const struct option {
     {"retention_days", set_retention_days, "0 (keep everything)..36500"},
     {"downgrade_min_sessions", set_downgrade_min_sessions, "1..100"},
     {"downgrade_window", set_downgrade_window, "1s..3650d"},
+    {"peers_max", set_peers_max, "100..100000000"},
 };
 
 static void config_defaults(tlsg_config *c)
@@ -302,6 +310,7 @@ static void config_defaults(tlsg_config *c)
     c->retention_days = 365;
     c->downgrade_min_sessions = 3;
     c->downgrade_window = 30L * 86400;
+    c->peers_max = 100000;
 }
 
 void config_clear(tlsg_config *c)
@@ -511,6 +520,7 @@ void config_print(const tlsg_config *c, void (*emit)(void *, const char *), void
         downgrade_window_format(c->downgrade_window, w, sizeof w);
         EMIT("downgrade_window = %s", w);
     }
+    EMIT("peers_max = %ld", c->peers_max);
 #undef EMIT
 }
 

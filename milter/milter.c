@@ -457,7 +457,7 @@ static void learn_tls(conn *c)
     if (c->learned || !c->has_tls || !c->peer[0])
         return;
     peers_learn(c->peer, time(NULL), c->tls_version, (unsigned)cfg->downgrade_min_sessions,
-                cfg->downgrade_window);
+                cfg->downgrade_window, (size_t)cfg->peers_max);
     c->learned = 1;
 }
 

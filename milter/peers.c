@@ -14,21 +14,31 @@
 #include <sqlite3.h>
 
 /* Core. */
+#include "lrumap.h"
 #include "xalloc.h"
+
+/* Daemon. */
+#include "hashkey.h"
+#include "log.h"
 
 #define SWEEP_EVERY 3600 /* seconds between two sweeps of peers out of the window */
 
+/* Tiers of the map (lrumap.h): a flood of new peers pushes out only other new peers. */
+enum { TIER_NEW, TIER_LEARNED };
+
 typedef struct peer_entry {
-    struct peer_entry *next;
+    lrumap_node node; /* first: a node is its entry */
     downgrade_history *h;
     char key[];
 } peer_entry;
 
 static struct {
     pthread_mutex_t lock;
-    peer_entry **buckets; /* guarded by lock, as all below */
-    size_t nbuckets, n;
+    int ready;
+    lrumap map; /* guarded by lock, as all below */
     int64_t last_sweep;
+    size_t evicted, evicted_learned; /* since start */
+    size_t reported;                 /* evicted at the last hourly report */
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- identity ------------------------------------------------------------------------ */
@@ -101,93 +111,114 @@ int peers_identity(const char *hostname, const char *resolve, const char *addr, 
 
 /* ---- the map ------------------------------------------------------------------------- */
 
-static size_t hash(const char *s)
+static int same_key(const lrumap_node *n, const void *peer)
 {
-    size_t h = 14695981039346656037ULL; /* FNV-1a */
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return strcmp(((const peer_entry *)n)->key, peer) == 0;
 }
 
-static peer_entry **slot_of(const char *peer)
+static peer_entry *find_locked(const char *peer)
 {
-    peer_entry **e = &P.buckets[hash(peer) & (P.nbuckets - 1)];
-
-    while (*e && strcmp((*e)->key, peer) != 0)
-        e = &(*e)->next;
-    return e;
+    return (peer_entry *)lrumap_find(&P.map, lrumap_hash(&P.map, peer, strlen(peer)), same_key,
+                                     peer);
 }
 
-static void grow(void)
+static void entry_free(peer_entry *e)
 {
-    size_t n = P.nbuckets ? P.nbuckets * 2 : 1024;
-    peer_entry **b = xcalloc(n, sizeof *b);
+    downgrade_history_free(e->h);
+    free(e);
+}
 
-    for (size_t i = 0; i < P.nbuckets; i++) {
-        for (peer_entry *e = P.buckets[i], *next; e; e = next) {
-            next = e->next;
-            e->next = b[hash(e->key) & (n - 1)];
-            b[hash(e->key) & (n - 1)] = e;
-        }
+static void drop_locked(peer_entry *e)
+{
+    lrumap_remove(&P.map, &e->node);
+    entry_free(e);
+}
+
+/* The key is drawn once per process: a reload keeps the map. */
+static void ready_locked(size_t max)
+{
+    hash_key key;
+
+    if (!P.ready) {
+        if (hashkey_random(&key) != 0)
+            log_msg(LOG_WARNING, "downgrade: getrandom() failed; the peer map's hash key is "
+                                 "derived from clocks and addresses");
+        lrumap_init(&P.map, &key, max);
+        P.ready = 1;
     }
-    free(P.buckets);
-    P.buckets = b;
-    P.nbuckets = n;
+    lrumap_set_max(&P.map, max);
 }
 
 /* Drops the peers whose newest TLS delivery is older than the window. */
 static void sweep(int64_t now, int64_t window)
 {
-    for (size_t i = 0; i < P.nbuckets; i++) {
-        for (peer_entry **e = &P.buckets[i]; *e;) {
-            peer_entry *x = *e;
-            if (downgrade_last(x->h) < now - window) {
-                *e = x->next;
-                downgrade_history_free(x->h);
-                free(x);
-                P.n--;
-            } else {
-                e = &x->next;
-            }
+    for (unsigned t = 0; t < LRUMAP_TIERS; t++) {
+        for (lrumap_node *n = P.map.oldest[t], *next; n; n = next) {
+            next = n->newer;
+            if (downgrade_last(((peer_entry *)n)->h) < now - window)
+                drop_locked((peer_entry *)n);
         }
     }
     P.last_sweep = now;
 }
 
-/* Caller holds the lock. */
-static void learn_locked(const char *peer, int64_t now, const char *tls_version, unsigned cap)
+/* Makes room for one more peer: the least recently learned of those not learned goes first,
+ * a learned one only when every peer in memory is learned. */
+static void evict_one_locked(void)
 {
-    peer_entry **slot, *e;
+    lrumap_node *v = lrumap_victim(&P.map, NULL);
 
-    if (P.n >= 2 * P.nbuckets)
-        grow();
-    slot = slot_of(peer);
-    if (!(e = *slot)) {
+    P.evicted++;
+    P.evicted_learned += v->tier == TIER_LEARNED;
+    drop_locked((peer_entry *)v);
+}
+
+/* Caller holds the lock. `cap` is downgrade_min_sessions: a peer with that many deliveries
+ * within the window is learned. */
+static void learn_locked(const char *peer, int64_t now, const char *tls_version, unsigned cap,
+                         int64_t window)
+{
+    peer_entry *e = find_locked(peer);
+    unsigned tier;
+
+    if (!e) {
         size_t len = strlen(peer);
+        while (P.map.n >= P.map.max)
+            evict_one_locked();
         e = xcalloc(1, sizeof *e + len + 1);
         memcpy(e->key, peer, len + 1);
         e->h = downgrade_history_new(cap);
-        *slot = e;
-        P.n++;
+        lrumap_insert(&P.map, &e->node, lrumap_hash(&P.map, peer, len), TIER_NEW);
     } else if (e->h->cap != cap) { /* downgrade_min_sessions changed at reload */
         e->h = downgrade_history_resize(e->h, cap);
     }
     downgrade_learn(e->h, now, tls_version);
+    tier = downgrade_sessions_within(e->h, now, window) >= cap ? TIER_LEARNED : TIER_NEW;
+    lrumap_touch(&P.map, &e->node, tier);
 }
 
 void peers_learn(const char *peer, int64_t now, const char *tls_version, unsigned cap,
-                 int64_t window)
+                 int64_t window, size_t max)
 {
+    size_t evicted = 0, learned = 0;
+
     if (!peer || !*peer)
         return;
     pthread_mutex_lock(&P.lock);
-    if (!P.last_sweep)
+    ready_locked(max);
+    if (!P.last_sweep) {
         P.last_sweep = now;
-    else if (now - P.last_sweep >= SWEEP_EVERY)
+    } else if (now - P.last_sweep >= SWEEP_EVERY) {
         sweep(now, window);
-    learn_locked(peer, now, tls_version, cap);
+        evicted = P.evicted - P.reported;
+        learned = P.evicted_learned;
+        P.reported = P.evicted;
+    }
+    learn_locked(peer, now, tls_version, cap, window);
     pthread_mutex_unlock(&P.lock);
+    if (evicted)
+        log_msg(LOG_WARNING, "downgrade: peers_max = %zu reached: %zu peers forgotten in the "
+                             "last hour (%zu learned ones since start)", max, evicted, learned);
 }
 
 void peers_decide(const char *peer, const downgrade_params *prm, const char *tls_version,
@@ -196,9 +227,18 @@ void peers_decide(const char *peer, const downgrade_params *prm, const char *tls
     peer_entry *e = NULL;
 
     pthread_mutex_lock(&P.lock);
-    if (peer && *peer && P.nbuckets)
-        e = *slot_of(peer);
+    if (peer && *peer && P.ready)
+        e = find_locked(peer);
     downgrade_decide(e ? e->h : NULL, prm, peer, tls_version, sender, out);
+    pthread_mutex_unlock(&P.lock);
+}
+
+void peers_set_max(size_t max)
+{
+    pthread_mutex_lock(&P.lock);
+    ready_locked(max);
+    while (P.map.n > P.map.max)
+        evict_one_locked();
     pthread_mutex_unlock(&P.lock);
 }
 
@@ -207,25 +247,34 @@ size_t peers_count(void)
     size_t n;
 
     pthread_mutex_lock(&P.lock);
-    n = P.n;
+    n = P.map.n;
     pthread_mutex_unlock(&P.lock);
     return n;
+}
+
+void peers_get_stats(peers_stats *st)
+{
+    pthread_mutex_lock(&P.lock);
+    *st = (peers_stats){
+        .n = P.map.n,
+        .learned = P.map.tier_n[TIER_LEARNED],
+        .max = P.map.max,
+        .evicted = P.evicted,
+        .evicted_learned = P.evicted_learned,
+        .longest_chain = lrumap_longest_chain(&P.map),
+    };
+    pthread_mutex_unlock(&P.lock);
 }
 
 void peers_clear(void)
 {
     pthread_mutex_lock(&P.lock);
-    for (size_t i = 0; i < P.nbuckets; i++) {
-        for (peer_entry *e = P.buckets[i], *next; e; e = next) {
-            next = e->next;
-            downgrade_history_free(e->h);
-            free(e);
-        }
-    }
-    free(P.buckets);
-    P.buckets = NULL;
-    P.nbuckets = P.n = 0;
+    for (unsigned t = 0; t < LRUMAP_TIERS; t++)
+        while (P.map.oldest[t])
+            drop_locked((peer_entry *)P.map.oldest[t]);
+    lrumap_free(&P.map);
     P.last_sweep = 0;
+    P.evicted = P.evicted_learned = P.reported = 0;
     pthread_mutex_unlock(&P.lock);
 }
 
@@ -242,8 +291,8 @@ void peers_clear(void)
     "               AND m.outcome IN ('accepted', 'tagged', 'quarantined'))"                 \
     " ORDER BY s.started_at, s.id"
 
-long peers_load(const char *path, int64_t now, int64_t window, unsigned cap, char *err,
-                size_t errsize)
+long peers_load(const char *path, int64_t now, int64_t window, unsigned cap, size_t max,
+                char *err, size_t errsize)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -260,11 +309,12 @@ long peers_load(const char *path, int64_t now, int64_t window, unsigned cap, cha
     sqlite3_busy_timeout(db, 2000);
     sqlite3_bind_int64(st, 1, now - window);
     pthread_mutex_lock(&P.lock);
+    ready_locked(max);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *peer = (const char *)sqlite3_column_text(st, 0);
         if (peer && *peer) {
             learn_locked(peer, sqlite3_column_int64(st, 2),
-                         (const char *)sqlite3_column_text(st, 1), cap);
+                         (const char *)sqlite3_column_text(st, 1), cap, window);
             n++;
         }
     }

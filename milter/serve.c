@@ -198,19 +198,36 @@ static void start_resolver(const tlsg_config *cfg)
         log_msg(LOG_ERR, "%s; recipients under dane rules will be deferred", err);
 }
 
+/* The peer map against its cap (peers_max applies at once), at start and at each reload. */
+static void log_peers(void)
+{
+    snapshot *s = snapshot_current();
+    peers_stats st;
+
+    if (s)
+        peers_set_max((size_t)s->cfg.peers_max);
+    snapshot_release(s);
+    peers_get_stats(&st);
+    log_msg(LOG_INFO, "downgrade: %zu peers in memory, %zu learned (peers_max = %zu); %zu "
+                      "forgotten for room since start, %zu of them learned",
+            st.n, st.learned, st.max, st.evicted, st.evicted_learned);
+}
+
 /* The TLS history of the peers, from the database the recorder has just migrated. Without it
  * every peer is a first contact: logged, not fatal. */
 static void load_peers(const tlsg_config *cfg)
 {
     char err[600];
     long n = peers_load(cfg->database, time(NULL), cfg->downgrade_window,
-                        (unsigned)cfg->downgrade_min_sessions, err, sizeof err);
+                        (unsigned)cfg->downgrade_min_sessions, (size_t)cfg->peers_max, err,
+                        sizeof err);
 
     if (n < 0)
         log_msg(LOG_ERR, "downgrade: %s; every peer starts without a TLS history", err);
     else
         log_msg(LOG_INFO, "downgrade: TLS history of %zu peers loaded (%ld sessions)",
                 peers_count(), n);
+    log_peers();
 }
 
 /* Waits for open SMTP sessions to finish, up to `seconds`. */
@@ -296,6 +313,7 @@ int serve(const char *config_path)
         if (sig == SIGHUP) {
             log_msg(LOG_INFO, "SIGHUP: reloading");
             reload(config_path);
+            log_peers();
         } else if (sig == 0) {
             log_msg(milter_rc == MI_SUCCESS ? LOG_INFO : LOG_ERR, "milter loop ended");
             stopping = 1;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ruleindex - open addressing (linear probing) with FNV-1a, kept at most half full.
+ * ruleindex - open addressing (linear probing) with hash_bytes(), kept at most half full.
  */
 #include "ruleindex.h"
+#include "hash.h"
 #include "xalloc.h"
 
 /* libc */
@@ -23,15 +24,12 @@ struct ruleindex {
     size_t used;
 };
 
-static uint64_t fnv1a(const void *key, size_t len)
+/* The keys are the postmaster's own selectors, so a fixed key serves (hash.h). */
+static uint64_t hash_of(const void *key, size_t len)
 {
-    const unsigned char *p = key;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    static const hash_key fixed = {0x7467756172642d72ULL, 0x756c65696e646578ULL};
+
+    return hash_bytes(&fixed, key, len);
 }
 
 ruleindex *ruleindex_new(void)
@@ -80,7 +78,7 @@ static void grow(ruleindex *ix)
 
 int ruleindex_add(ruleindex *ix, const void *key, size_t len, size_t value, size_t *existing)
 {
-    uint64_t h = fnv1a(key, len);
+    uint64_t h = hash_of(key, len);
     slot *s;
 
     if ((ix->used + 1) * 2 > ix->cap)
@@ -106,7 +104,7 @@ int ruleindex_get(const ruleindex *ix, const void *key, size_t len, size_t *valu
 
     if (!ix)
         return 0;
-    s = find_slot(ix->slots, ix->cap, key, len, fnv1a(key, len));
+    s = find_slot(ix->slots, ix->cap, key, len, hash_of(key, len));
     if (!s->key)
         return 0;
     *value = s->value;

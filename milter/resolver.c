@@ -18,14 +18,15 @@
 #include <unbound.h>
 
 /* Core. */
+#include "lrumap.h"
 #include "policy.h"
 #include "xalloc.h"
 
 /* Daemon. */
 #include "config.h"
+#include "hashkey.h"
 #include "log.h"
 
-#define BUCKETS 4096
 #define TTL_MAX 86400
 #define TTL_ERROR 5 /* bogus and failed answers are retried soon */
 
@@ -36,7 +37,7 @@ typedef struct box {
 } box;
 
 typedef struct entry {
-    struct entry *next;
+    lrumap_node node; /* first: a node is its entry */
     char *name;
     int type;
     int pending;    /* a query is in flight; its callback owns a pointer to this entry */
@@ -49,8 +50,7 @@ static struct {
     struct ub_ctx *ctx;
     pthread_mutex_t lock;
     pthread_cond_t cond; /* broadcast whenever an answer arrives */
-    entry *buckets[BUCKETS];
-    long count, max;
+    lrumap cache; /* at most dns_cache_max answered entries, least recently asked go first */
     pthread_t thread;
     int wake[2];
     int running;
@@ -64,13 +64,37 @@ static time_t mono_now(void)
     return ts.tv_sec;
 }
 
-static unsigned hash(const char *name, int type)
+/* The hash of the lower-cased name (its first 255 bytes: a DNS name is no longer) and type. */
+static uint64_t hash(const char *name, int type)
 {
-    uint32_t h = 2166136261u ^ (uint32_t)type;
+    unsigned char key[256 + sizeof type];
+    size_t n = 0;
 
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ (uint32_t)tolower(*p)) * 16777619u;
-    return h % BUCKETS;
+    for (; name[n] && n < 256; n++)
+        key[n] = (unsigned char)tolower((unsigned char)name[n]);
+    memcpy(key + n, &type, sizeof type);
+    return lrumap_hash(&R.cache, key, n + sizeof type);
+}
+
+typedef struct query {
+    const char *name;
+    int type;
+} query;
+
+static int same_query(const lrumap_node *n, const void *arg)
+{
+    const entry *e = (const entry *)n;
+    const query *q = arg;
+
+    return e->type == q->type && strcasecmp(e->name, q->name) == 0;
+}
+
+/* An entry with a query in flight or a caller waiting for it stays. */
+static int may_go(const lrumap_node *n)
+{
+    const entry *e = (const entry *)n;
+
+    return !e->pending && !e->waiters;
 }
 
 static box *box_new(dane_status status, int secure, const char *why)
@@ -98,6 +122,13 @@ static void box_unref_locked(box *b)
 {
     if (b && --b->refs == 0)
         box_free(b);
+}
+
+static void entry_free(entry *e)
+{
+    box_unref_locked(e->ans);
+    free(e->name);
+    free(e);
 }
 
 static const char *rcode_name(int rcode)
@@ -184,31 +215,23 @@ static void *resolver_thread(void *arg)
     return NULL;
 }
 
-/* Removes answered entries past their TTL, then any answered ones while still over the
- * bound. Call with R.lock held. */
+/* Makes room for one entry: the least recently asked that no one waits for goes. Entries in
+ * flight may hold the cache above the bound, by at most the lookups in progress. Call with
+ * R.lock held. */
 static void evict_locked(void)
 {
-    time_t now = mono_now();
+    lrumap_node *v;
 
-    for (int pass = 0; pass < 2 && R.count >= R.max; pass++)
-        for (int i = 0; i < BUCKETS && R.count >= R.max * 9 / 10; i++)
-            for (entry **pp = &R.buckets[i]; *pp;) {
-                entry *e = *pp;
-                if (!e->pending && !e->waiters && (pass == 1 || e->expires <= now)) {
-                    *pp = e->next;
-                    box_unref_locked(e->ans);
-                    free(e->name);
-                    free(e);
-                    R.count--;
-                } else {
-                    pp = &e->next;
-                }
-            }
+    while (R.cache.n >= R.cache.max && (v = lrumap_victim(&R.cache, may_go)) != NULL) {
+        lrumap_remove(&R.cache, v);
+        entry_free((entry *)v);
+    }
 }
 
 const resolver_answer *resolver_query(const char *name, int rrtype, const struct timespec *deadline)
 {
-    unsigned h = hash(name, rrtype);
+    query q = {name, rrtype};
+    uint64_t h;
     entry *e;
     box *b = NULL;
     int submit = 0, rc;
@@ -216,18 +239,15 @@ const resolver_answer *resolver_query(const char *name, int rrtype, const struct
     if (!R.ctx)
         return &box_new(DANE_LOOKUP_FAIL, 0, "no resolver: see the log at start")->a;
     pthread_mutex_lock(&R.lock);
-    for (e = R.buckets[h]; e; e = e->next)
-        if (e->type == rrtype && strcasecmp(e->name, name) == 0)
-            break;
-    if (!e) {
-        if (R.count >= R.max)
-            evict_locked();
+    h = hash(name, rrtype);
+    if ((e = (entry *)lrumap_find(&R.cache, h, same_query, &q)) != NULL) {
+        lrumap_touch(&R.cache, &e->node, 0);
+    } else {
+        evict_locked();
         e = xcalloc(1, sizeof *e);
         e->name = xstrdup(name);
         e->type = rrtype;
-        e->next = R.buckets[h];
-        R.buckets[h] = e;
-        R.count++;
+        lrumap_insert(&R.cache, &e->node, h, 0);
     }
     if (!e->pending && (!e->ans || e->expires <= mono_now())) {
         e->pending = 1;
@@ -279,6 +299,7 @@ int resolver_init(const resolver_config *cfg, char *err, size_t errsize)
 {
     sigset_t all, old;
     pthread_condattr_t attr;
+    hash_key key;
     int rc, async_id;
 
     /* Callers give deadlines on the monotonic clock. */
@@ -287,7 +308,10 @@ int resolver_init(const resolver_config *cfg, char *err, size_t errsize)
     pthread_cond_init(&R.cond, &attr);
     pthread_condattr_destroy(&attr);
 
-    R.max = cfg->cache_max > 0 ? cfg->cache_max : 10000;
+    if (hashkey_random(&key) != 0)
+        log_msg(LOG_WARNING, "resolver: getrandom() failed; the cache's hash key is derived "
+                             "from clocks and addresses");
+    lrumap_init(&R.cache, &key, cfg->cache_max > 0 ? (size_t)cfg->cache_max : 100000);
     if (!(R.ctx = ub_ctx_create())) {
         snprintf(err, errsize, "resolver: cannot create a libunbound context");
         return -1;
@@ -364,6 +388,16 @@ int resolver_ready(void)
     return R.ctx != NULL;
 }
 
+size_t resolver_cache_count(void)
+{
+    size_t n;
+
+    pthread_mutex_lock(&R.lock);
+    n = R.cache.n;
+    pthread_mutex_unlock(&R.lock);
+    return n;
+}
+
 void resolver_shutdown(void)
 {
     if (R.running) {
@@ -379,14 +413,11 @@ void resolver_shutdown(void)
         R.ctx = NULL;
     }
     pthread_mutex_lock(&R.lock);
-    for (int i = 0; i < BUCKETS; i++)
-        while (R.buckets[i]) {
-            entry *e = R.buckets[i];
-            R.buckets[i] = e->next;
-            box_unref_locked(e->ans);
-            free(e->name);
-            free(e);
-        }
-    R.count = 0;
+    while (R.cache.oldest[0]) {
+        entry *e = (entry *)R.cache.oldest[0];
+        lrumap_remove(&R.cache, &e->node);
+        entry_free(e);
+    }
+    lrumap_free(&R.cache);
     pthread_mutex_unlock(&R.lock);
 }

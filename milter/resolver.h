@@ -8,7 +8,10 @@
  * Queries run asynchronously in libunbound's own thread (ub_ctx_async(ctx, 1), so nothing
  * forks); one resolver thread of ours calls ub_process() and fills a cache. Answers are
  * cached for their TTL, negative ones too (bounded: errors for a few seconds only), and
- * simultaneous identical queries share one query. A caller waits for its answer, never
+ * simultaneous identical queries share one query. The cache holds at most cache_max
+ * entries (dns_cache_max) plus those with a query in flight; to make room the least
+ * recently asked goes (lrumap.h, hashed under a random key per process, so names a sender
+ * chooses cannot crowd one bucket). A caller waits for its answer, never
  * longer than its deadline: other sessions are never blocked.
  *
  * Ownership: resolver_query() returns a reference the caller gives back with
@@ -53,6 +56,9 @@ int resolver_ready(void);
  * Never returns NULL. */
 const resolver_answer *resolver_query(const char *name, int rrtype, const struct timespec *deadline);
 void resolver_release(const resolver_answer *a);
+
+/* Entries in the cache (for tests and the log). */
+size_t resolver_cache_count(void);
 
 /* Stops the thread and frees the context and cache. */
 void resolver_shutdown(void);

@@ -39,6 +39,7 @@ static struct {
     int64_t last_sweep;
     size_t evicted, evicted_learned; /* since start */
     size_t reported;                 /* evicted at the last hourly report */
+    int warned;                      /* the first eviction was logged */
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- identity ------------------------------------------------------------------------ */
@@ -201,6 +202,7 @@ void peers_learn(const char *peer, int64_t now, const char *tls_version, unsigne
                  int64_t window, size_t max)
 {
     size_t evicted = 0, learned = 0;
+    int first = 0;
 
     if (!peer || !*peer)
         return;
@@ -215,7 +217,12 @@ void peers_learn(const char *peer, int64_t now, const char *tls_version, unsigne
         P.reported = P.evicted;
     }
     learn_locked(peer, now, tls_version, cap, window);
+    if (P.evicted && !P.warned)
+        first = P.warned = 1;
     pthread_mutex_unlock(&P.lock);
+    if (first)
+        log_msg(LOG_WARNING, "downgrade: peers_max = %zu reached: forgetting the peers least "
+                             "recently seen over TLS, those not yet learned first", max);
     if (evicted)
         log_msg(LOG_WARNING, "downgrade: peers_max = %zu reached: %zu peers forgotten in the "
                              "last hour (%zu learned ones since start)", max, evicted, learned);
@@ -275,6 +282,7 @@ void peers_clear(void)
     lrumap_free(&P.map);
     P.last_sweep = 0;
     P.evicted = P.evicted_learned = P.reported = 0;
+    P.warned = 0;
     pthread_mutex_unlock(&P.lock);
 }
 

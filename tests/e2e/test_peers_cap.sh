@@ -69,6 +69,9 @@ session 0
 grep -q '^EOM: c' "$E2E/last.txt" || fail "after a restart, the oldest peer: $(cat "$E2E/last.txt")"
 pass "after a restart the oldest peer is still forgotten"
 
+"$TLSGUARD" check -c "$CONF" >"$E2E/check.txt" 2>&1 || fail "check: $(cat "$E2E/check.txt")"
+grep -q "peers_max = 100$" "$E2E/check.txt" || fail "check does not print peers_max: $(cat "$E2E/check.txt")"
+pass "tlsguard check prints peers_max"
 write_conf peers_max=100x downgrade_min_sessions=1 downgrade_window=30d
 "$TLSGUARD" check -c "$CONF" >"$E2E/check.txt" 2>&1 && fail "check accepted peers_max = 100x"
 grep -q "bad value '100x' for peers_max" "$E2E/check.txt" || fail "check: $(cat "$E2E/check.txt")"

@@ -169,14 +169,11 @@ void log_field_int(log_line *l, const char *key, long long value)
     log_field(l, key, n);
 }
 
-void log_end(int level, const log_line *l)
+void log_end(int level, log_line *l)
 {
-    char line[LOG_LINE_MAX];
-
     if (level > atomic_load(&log_threshold))
         return;
-    memcpy(line, l->text, l->len + 1); /* log_field kept room for the mark */
-    if (l->truncated)
-        memcpy(line + l->len, TRUNCATED, sizeof TRUNCATED);
-    emit(level, line);
+    if (l->truncated) /* log_field kept room for the mark */
+        memcpy(l->text + l->len, TRUNCATED, sizeof TRUNCATED);
+    emit(level, l->text);
 }

@@ -54,7 +54,7 @@ void log_start(log_line *l, const char *id, const char *event);
  * field that does not fit in the line is left out whole. key is a fixed name of tlsguard's. */
 void log_field(log_line *l, const char *key, const char *value);
 void log_field_int(log_line *l, const char *key, long long value);
-/* Writes the line at level (if the threshold lets it through). */
-void log_end(int level, const log_line *l);
+/* Writes the line at level (if the threshold lets it through); l is spent. */
+void log_end(int level, log_line *l);
 
 #endif

@@ -13,8 +13,7 @@ e2e_init
 write_policy <<'EOF2'
 client:::ffff:198.51.100.0/120 encrypt
 EOF2
-write_conf
-start_tlsguard
+start_all
 
 out=$("$TLSGUARD" check -c "$CONF" 2>&1) || fail "tlsguard check: $out"
 grep -qF "line 1: client:198.51.100.0/24 encrypt" <<<"$out" ||
@@ -62,6 +61,5 @@ grep -qx "MAIL: c" "$E2E/last.txt" || fail "client outside the mapped rule refus
 pass "client outside 198.51.100.0/24: no rule"
 
 # --- the real Postfix: 127.0.0.1 is verified as localhost
-start_postfix
 send_mail --from p@x.example --to r@y.example --header "Subject: peer-pf" || fail "mail refused"
 peer_is localhost "name:localhost" "Postfix: {client_resolve}=OK arrives, the peer keeps its name"

@@ -275,24 +275,41 @@ static void read_tls(SMFICTX *ctx, conn *c)
     c->cert_verified = c->cert_subject[0] != '\0';
 }
 
+/* One decision, one line; every value goes through log_field (tlsguard(8), "Log format"). */
 static void log_decision(const conn *c, const char *what, const char *addr,
                          const policy_decision *d)
 {
     const msg_state *m = &c->msg;
+    char bracketed[POLICY_ADDR_MAX + 2];
+    log_line l;
 
-    log_msg(d->verdict == POLICY_VERDICT_PASS || d->verdict == POLICY_VERDICT_NONE ? LOG_INFO
+    snprintf(bracketed, sizeof bracketed, "<%s>", addr);
+    log_start(&l, m->queue_id, what);
+    log_field(&l, strcmp(what, "rcpt") ? "from" : "to", bracketed);
+    log_field(&l, "client", c->client_addr[0] ? c->client_addr : "unknown");
+    log_field(&l, "helo", c->helo);
+    log_field(&l, "tls", c->has_tls ? c->tls_version : "none");
+    log_field(&l, "cipher", c->has_tls && c->cipher[0] ? c->cipher : "-");
+    log_field_int(&l, "bits", c->has_tls ? c->cipher_bits : 0);
+    log_field(&l, "rule", d->rule_text[0] ? d->rule_text : "-");
+    log_field(&l, "level", policy_level_name(d->level));
+    log_field(&l, "verdict", policy_verdict_name(d->verdict));
+    log_field(&l, "action", policy_action_name(d->action));
+    log_field_int(&l, "session", (long long)c->session_id);
+    if (d->reason[0])
+        log_field(&l, "reason", d->reason);
+    if (d->dane[0])
+        log_field(&l, "dane", d->dane);
+    log_end(d->verdict == POLICY_VERDICT_PASS || d->verdict == POLICY_VERDICT_NONE ? LOG_INFO
                                                                                     : LOG_NOTICE,
-            "%s: %s %s=<%s> client=%s tls=%s cipher=%s bits=%d rule=%s level=%s verdict=%s "
-            "action=%s session=%lld%s%s%s%s%s%s",
-            m->queue_id[0] ? m->queue_id : "NOQUEUE", what, strcmp(what, "rcpt") ? "from" : "to",
-            addr, c->client_addr[0] ? c->client_addr : "unknown",
-            c->has_tls ? c->tls_version : "none", c->has_tls && c->cipher[0] ? c->cipher : "-",
-            c->has_tls ? c->cipher_bits : 0, d->rule_text[0] ? d->rule_text : "-",
-            policy_level_name(d->level), policy_verdict_name(d->verdict),
-            policy_action_name(d->action), (long long)c->session_id,
-            d->reason[0] ? " reason=\"" : "", d->reason,
-            d->reason[0] ? "\"" : "", d->dane[0] ? " dane=\"" : "", d->dane,
-            d->dane[0] ? "\"" : "");
+            &l);
+}
+
+/* The queue id as the first word of a line of fixed text: log_quote'd, NOQUEUE if unknown. */
+static const char *log_id(const msg_state *m, char *buf, size_t size)
+{
+    log_quote(m->queue_id[0] ? m->queue_id : "NOQUEUE", buf, size);
+    return buf;
 }
 
 /* Sets the reply right before REJECT/TEMPFAIL, with '%' escaped for the MTA. */
@@ -308,8 +325,15 @@ static sfsistat refuse(SMFICTX *ctx, int code, const char *xcode, const char *te
     }
     esc[j] = '\0';
     snprintf(rcode, sizeof rcode, "%d", code);
-    if (smfi_setreply(ctx, rcode, (char *)xcode, esc) != MI_SUCCESS)
-        log_msg(LOG_WARNING, "MTA reply could not be set: %s %s %s", rcode, xcode, esc);
+    if (smfi_setreply(ctx, rcode, (char *)xcode, esc) != MI_SUCCESS) {
+        log_line l;
+
+        log_start(&l, smfi_getsymval(ctx, (char *)"i"), "reply-not-set");
+        log_field(&l, "code", rcode);
+        log_field(&l, "xcode", xcode);
+        log_field(&l, "text", text);
+        log_end(LOG_WARNING, &l);
+    }
     return reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
@@ -405,10 +429,14 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
         c->client_port = ntohs(in->sin_port);
     } else if (sa && sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, c->client_addr, sizeof c->client_addr);
+        /* An IPv4 client on a dual-stack socket is recorded, logged and matched as IPv4. */
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+            inet_ntop(AF_INET, in6->sin6_addr.s6_addr + 12, c->client_addr, sizeof c->client_addr);
+        else
+            inet_ntop(AF_INET6, &in6->sin6_addr, c->client_addr, sizeof c->client_addr);
         c->client_port = ntohs(in6->sin6_port);
     }
-    /* Sendmail says whether the name is verified; Postfix gives a verified name or none. */
+    /* The name counts only if the MTA says it verified it ({client_resolve}, peers.h). */
     peers_identity(c->client_name,
                    macro(ctx, "{client_resolve}", resolve, sizeof resolve) ? resolve : NULL,
                    c->client_addr, c->peer, sizeof c->peer);
@@ -465,6 +493,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 {
     conn *c = conn_get(ctx);
     msg_state *m = &c->msg;
+    char id[LOG_VALUE_MAX];
     policy_facts f;
 
     message_end(c, "aborted");
@@ -494,7 +523,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     }
     if (m->snap->cfg.on_db_error == ON_DB_ERROR_TEMPFAIL && !recorder_healthy()) {
         log_msg(LOG_WARNING, "%s: deferred: database cannot be written (on_db_error=tempfail)",
-                m->queue_id[0] ? m->queue_id : "NOQUEUE");
+                log_id(m, id, sizeof id));
         message_end(c, "refused");
         return refuse(ctx, 451, "4.3.0", "tlsguard cannot record this transaction, try again later",
                       0);
@@ -557,7 +586,7 @@ static sfsistat on_eom(SMFICTX *ctx)
 {
     conn *c = conn_get(ctx);
     msg_state *m = &c->msg;
-    char value[900];
+    char value[900], id[LOG_VALUE_MAX];
     policy_facts f;
 
     if (!m->active)
@@ -571,10 +600,11 @@ static sfsistat on_eom(SMFICTX *ctx)
         facts_of(c, &f);
         policy_header_value(&f, m->verdict, m->rules, value, sizeof value);
         if (smfi_insheader(ctx, 0, HEADER_NAME, value) != MI_SUCCESS)
-            log_msg(LOG_WARNING, "%s: could not add the %s header", m->queue_id, HEADER_NAME);
+            log_msg(LOG_WARNING, "%s: could not add the %s header", log_id(m, id, sizeof id),
+                    HEADER_NAME);
     }
     if (m->quarantine && smfi_quarantine(ctx, m->why_held) != MI_SUCCESS)
-        log_msg(LOG_ERR, "%s: quarantine refused by the MTA", m->queue_id);
+        log_msg(LOG_ERR, "%s: quarantine refused by the MTA", log_id(m, id, sizeof id));
     learn_tls(c);
     message_end(c, m->quarantine ? "quarantined" : m->tag ? "tagged" : "accepted");
     return SMFIS_CONTINUE;

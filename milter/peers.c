@@ -56,12 +56,17 @@ static void psl_open(void)
         psl = psl_builtin();
 }
 
-/* A verified client name, or NULL: Postfix says "unknown" or "[addr]" when it has none. */
+/*
+ * A verified client name, or NULL. Only the MTA's word counts: {client_resolve} = OK, which
+ * both Postfix and Sendmail send when asked (tlsguard asks at connect). A missing macro
+ * (an MTA that ignores the request, or a fake MTA on the milter socket) and FORGED, FAIL,
+ * TEMP give the address block: a name the client's DNS controls must not pick the history.
+ */
 static int name_usable(const char *hostname, const char *resolve, char *norm, size_t size)
 {
     if (!hostname || !*hostname || hostname[0] == '[' || strcmp(hostname, "unknown") == 0)
         return 0;
-    if (resolve && strcmp(resolve, "OK") != 0) /* Sendmail: FORGED, FAIL, TEMP, NO */
+    if (!resolve || strcmp(resolve, "OK") != 0)
         return 0;
     return policy_domain_normalize(hostname, norm, size) == 0;
 }

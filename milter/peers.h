@@ -32,8 +32,9 @@
 #define PEER_MAX (POLICY_DOMAIN_MAX + 8) /* "name:" + a domain, or "net:" + a CIDR */
 
 /* Writes the peer of a client. `hostname` is the name the MTA gave at connect ("unknown",
- * "[addr]" or "" if it has none); `resolve` is Sendmail's {client_resolve} (NULL if the MTA
- * did not send it; anything but "OK" means the name is not verified); `addr` the textual
+ * "[addr]" or "" if it has none); `resolve` is the MTA's {client_resolve} (Postfix and
+ * Sendmail send it when asked): the name counts only when it is "OK"; NULL (not sent) or any
+ * other value gives the address block. `addr` is the textual
  * address. Returns 0, or -1 with "" written when there is neither a name nor an address. */
 int peers_identity(const char *hostname, const char *resolve, const char *addr, char *out,
                    size_t size);

@@ -173,9 +173,10 @@ static size_t addr_key(unsigned char *key, int family, const unsigned char *addr
 /* Parses a textual IP address into addr (16 bytes). With map_v4, an IPv4-mapped IPv6
  * address (as a dual-stack socket reports an IPv4 peer) counts as IPv4. Returns the family
  * (4 or 6) or 0. */
+static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
 static int parse_ip(const char *s, size_t len, unsigned char *addr, int map_v4)
 {
-    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     char buf[64];
 
     if (len == 0 || len >= sizeof(buf))
@@ -295,6 +296,14 @@ static int parse_client_selector(parser *ps, policy_rule *r, const char *sel, co
     if (memcmp(masked + 2, r->addr, r->family == 4 ? 4 : 16) != 0) {
         perr(ps, "bad CIDR in selector '%.300s': host bits set", sel);
         return -1;
+    }
+    /* ::ffff:198.51.100.0/120 is an IPv4 network: clients are matched as IPv4 (policy_match
+     * maps a dual-stack socket's ::ffff:a.b.c.d), so the rule is read, shown and indexed as
+     * 198.51.100.0/24. A shorter prefix cannot reach here: its host bits hold the ffff. */
+    if (r->family == 6 && prefix >= 96 && memcmp(r->addr, v4mapped, sizeof(v4mapped)) == 0) {
+        memmove(r->addr, r->addr + 12, 4);
+        r->family = 4;
+        prefix -= 96;
     }
     r->prefix = prefix;
     inet_ntop(r->family == 4 ? AF_INET : AF_INET6, r->addr, buf, sizeof(buf));

@@ -138,6 +138,9 @@ f=$(wait_for_delivery sm-rcpt-tls)
 expect_rcpts "$f" "a@secure.example b@open.example" "rcpt:, STARTTLS: delivered to both recipients"
 
 # --- the records
+# Sendmail sends {client_resolve}=OK for 127.0.0.1 = localhost when tlsguard asks at connect:
+# the verified name is the peer (a name without it would be the address block).
+sql_is "SELECT DISTINCT peer FROM sessions" "name:localhost" "Sendmail: {client_resolve}=OK, the peer keeps its name"
 sql_is "SELECT mail_from, level, verdict, action, outcome FROM messages
         WHERE verdict != 'pass' ORDER BY id" \
     "x@enc.example|encrypt|fail|reject|refused

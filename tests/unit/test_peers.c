@@ -15,19 +15,23 @@ static const struct {
     const char *hostname, *resolve, *addr;
     const char *want;
 } rows[] = {
-    {"verified name: registered domain", "mail.example.net", NULL, "192.0.2.7", "name:example.net"},
-    {"public suffix of two labels", "mx1.mail.example.co.uk", NULL, "192.0.2.7", "name:example.co.uk"},
-    {"case and trailing dot", "MX.Example.ORG.", NULL, "192.0.2.7", "name:example.org"},
-    {"no registrable domain: the name", "localhost", NULL, "127.0.0.1", "name:localhost"},
-    {"Sendmail verified", "mx.example.net", "OK", "192.0.2.7", "name:example.net"},
-    {"Sendmail forged: the block", "mx.example.net", "FORGED", "192.0.2.7", "net:192.0.2.0/24"},
+    {"verified name: registered domain", "mail.example.net", "OK", "192.0.2.7", "name:example.net"},
+    {"public suffix of two labels", "mx1.mail.example.co.uk", "OK", "192.0.2.7", "name:example.co.uk"},
+    {"case and trailing dot", "MX.Example.ORG.", "OK", "192.0.2.7", "name:example.org"},
+    {"no registrable domain: the name", "localhost", "OK", "127.0.0.1", "name:localhost"},
+    {"no {client_resolve}: the block", "mx.example.net", NULL, "192.0.2.7", "net:192.0.2.0/24"},
+    {"empty {client_resolve}: the block", "mx.example.net", "", "192.0.2.7", "net:192.0.2.0/24"},
+    {"forged: the block", "mx.example.net", "FORGED", "192.0.2.7", "net:192.0.2.0/24"},
+    {"FAIL: the block", "mx.example.net", "FAIL", "192.0.2.7", "net:192.0.2.0/24"},
+    {"TEMP: the block", "mx.example.net", "TEMP", "192.0.2.7", "net:192.0.2.0/24"},
+    {"lowercase ok is not OK", "mx.example.net", "ok", "192.0.2.7", "net:192.0.2.0/24"},
     {"Postfix unknown: the block", "unknown", NULL, "198.51.100.200", "net:198.51.100.0/24"},
     {"Sendmail [addr]: the block", "[192.0.2.7]", NULL, "192.0.2.7", "net:192.0.2.0/24"},
     {"no name", "", NULL, "203.0.113.9", "net:203.0.113.0/24"},
     {"IPv6: the /64", "unknown", NULL, "2001:db8:1:2:3:4:5:6", "net:2001:db8:1:2::/64"},
     {"IPv4-mapped IPv6: the /24", NULL, NULL, "::ffff:192.0.2.7", "net:192.0.2.0/24"},
     {"bad name and no address", "bad..name", NULL, NULL, ""},
-    {"bad name: the block", "bad name", NULL, "192.0.2.7", "net:192.0.2.0/24"},
+    {"bad name: the block", "bad name", "OK", "192.0.2.7", "net:192.0.2.0/24"},
 };
 
 /* A verdict for `peer` in plaintext at `now`: "downgrade" if its history is in memory and

@@ -54,6 +54,8 @@ static const char *const policy_texts[] = {
     "A9:4A:8F:E5:CC:B1:9B:A6:1C:4C:08:73:D3:91:E9:87:98:2F:BB:D3 action=reject\n"
     "from:sha.example fingerprint protocols=>=TLSv1.3 match=" FP_SHA256 "\n"
     "rcpt:pin.example fingerprint match=0e079412f55b149cff5ba9173f950821 action=tag\n",
+    /* 5: an IPv4 network written as IPv4-mapped IPv6 */
+    "client:::ffff:198.51.100.0/120 encrypt\n",
 };
 #define NPOLICIES (sizeof(policy_texts) / sizeof(policy_texts[0]))
 
@@ -456,6 +458,21 @@ static const erow rows[] = {
     {"rcpt may floor", 0, 1, "bank.example",
      {SENDER("bank.example", "198.51.100.1"), TLS("TLSv1.2", "AES256-SHA", 64)}, REJECT, "rcpt:bank.example",
      L_MAY, V_FAIL, A_MON, 0, "", "", "cipher bits 64 below min_bits=128"},
+    /* IPv4-mapped addresses, in the rule or from a dual-stack socket, are IPv4 */
+    {"mapped client, IPv4 rule", 0, 0, NULL, {SENDER("other.example", "::ffff:192.0.2.5"), NOTLS}, DEFER,
+     "client:192.0.2.0/24", L_ENC, V_FAIL, A_DEF, 451, "4.7.0",
+     "TLS required for client ::ffff:192.0.2.5 (rule client:192.0.2.0/24): session was not encrypted",
+     "session was not encrypted"},
+    {"IPv4 client, mapped rule", 5, 0, NULL, {SENDER("other.example", "198.51.100.7"), NOTLS}, DEFER,
+     "client:198.51.100.0/24", L_ENC, V_FAIL, A_DEF, 451, "4.7.0",
+     "TLS required for client 198.51.100.7 (rule client:198.51.100.0/24): session was not encrypted",
+     "session was not encrypted"},
+    {"mapped client, mapped rule", 5, 0, NULL, {SENDER("other.example", "::FFFF:198.51.100.9"), NOTLS}, DEFER,
+     "client:198.51.100.0/24", L_ENC, V_FAIL, A_DEF, 451, "4.7.0",
+     "TLS required for client ::FFFF:198.51.100.9 (rule client:198.51.100.0/24): session was not encrypted",
+     "session was not encrypted"},
+    {"mapped rule, client outside", 5, 0, NULL, {SENDER("other.example", "198.51.101.1"), NOTLS}, DEFER,
+     OK("", L_NONE, V_NONE)},
     {"rcpt no rule", 0, 1, "nowhere.example", {SENDER("bank.example", "198.51.100.1"), NOTLS}, DEFER,
      OK("", L_NONE, V_NONE)},
     {"from: rules never apply to recipients", 0, 1, "legacy.example", {SENDER("x", "192.0.2.1"), NOTLS}, DEFER,

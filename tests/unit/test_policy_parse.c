@@ -43,6 +43,15 @@ static const row rows[] = {
       "line 3: client:2001:db8::/32 verify match=a.example:.B.example action=reject",
       "line 4: client:10.0.0.1 none", "line 5: * may", "line 6: client:0.0.0.0/0 encrypt action=default",
       "line 7: client:::/0 may", "line 8: client:::1/128 may"}},
+    {"IPv4-mapped IPv6 networks are read as IPv4",
+     "client:::ffff:198.51.100.0/120 encrypt\n"
+     "client:[::FFFF:192.0.2.7] may\n"
+     "client:::ffff:0.0.0.0/96 may\n"
+     "client:::ffff:c000:200/128 none\n",
+     0,
+     {NULL},
+     {"line 1: client:198.51.100.0/24 encrypt action=default", "line 2: client:192.0.2.7 may",
+      "line 3: client:0.0.0.0/0 may", "line 4: client:192.0.2.0/32 none"}},
     {"all attributes",
      "from:xn--bcher-kva.example verify protocols=!SSLv2:!SSLv3:!TLSv1:!TLSv1.1 "
      "ciphers=HIGH:!aNULL:!kRSA min_bits=256 match=mx.example action=quarantine\n"
@@ -97,6 +106,10 @@ static const row rows[] = {
      {"p.conf:3: error: duplicate selector from:x.example (first at line 1)"}, {NULL}},
     {"duplicate *", "* may\n* encrypt\n", 0, {"p.conf:2: error: duplicate selector * (first at line 1)"},
      {NULL}},
+    {"IPv4-mapped rule duplicates an IPv4 rule", "client:198.51.100.0/24 may\nclient:::ffff:198.51.100.0/120 encrypt\n", 0,
+     {"p.conf:2: error: duplicate selector client:198.51.100.0/24 (first at line 1)"}, {NULL}},
+    {"IPv4-mapped with a prefix below /96", "client:::ffff:0.0.0.0/95 may\n", 0,
+     {"p.conf:1: error: bad CIDR in selector 'client:::ffff:0.0.0.0/95': host bits set"}, {NULL}},
     {"duplicate client with and without /32", "client:10.0.0.1 may\nclient:10.0.0.1/32 may\n", 0,
      {"p.conf:2: error: duplicate selector client:10.0.0.1/32 (first at line 1)"}, {NULL}},
     {"duplicate v6 spelled differently", "client:2001:DB8:0::/48 may\nclient:[2001:db8::]/48 may\n", 0,

@@ -879,6 +879,9 @@ static void print_text(const probe_run *run)
                lookup_text(&f->mx, buf, sizeof buf));
     else
         printf("mx: %s, %zu host(s)\n", lookup_text(&f->mx, buf, sizeof buf), f->nhosts);
+    if (f->dropped)
+        printf("mx: %zu less preferred host(s) beyond the limit of %d not considered\n", f->dropped,
+               DANE_HOSTS_MAX);
     for (size_t i = 0; i < f->nhosts && !f->null_mx; i++)
         print_host(run, i);
     printf("verdict: %s: %s\n", verdict_name(run->result), run->reason);
@@ -992,7 +995,7 @@ static void print_json(const probe_run *run, int status)
         printf("%s", i ? "," : "");
         json_host(run, i);
     }
-    printf("]");
+    printf("],\"dropped_hosts\":%zu", f->dropped);
     json_kv("verdict", verdict_name(run->result), 1);
     json_kv("reason", run->reason, 1);
     printf(",\"exit\":%d}\n", status);

@@ -221,10 +221,12 @@ static void decide_hosts(const dane_facts *f, int mandatory, int implicit, const
     size_t n = f->nhosts < DANE_HOSTS_MAX ? f->nhosts : DANE_HOSTS_MAX;
     size_t order[DANE_HOSTS_MAX], first_error = NO_HOST, rused = 0;
     host_state st[DANE_HOSTS_MAX];
-    char items[sizeof(out->reason)], name[DANE_NAME_MAX], item[DANE_NAME_MAX + 40];
+    char items[sizeof(out->reason)], name[DANE_NAME_MAX], item[DANE_NAME_MAX + 40], tail[32] = "";
     int any_dane = 0, listing = 1;
     size_t iused = 0;
 
+    if (f->dropped) /* kept room for: the summary says that hosts were left out */
+        snprintf(tail, sizeof(tail), " dropped=%zu", f->dropped);
     preference_order(f, order, n);
     items[0] = '\0';
     for (size_t i = 0; i < n; i++) {
@@ -238,12 +240,11 @@ static void decide_hosts(const dane_facts *f, int mandatory, int implicit, const
         FACT(h->name, name);
         if (listing) {
             snprintf(item, sizeof(item), "%s:%s", name, host_state_names[st[i]]);
-            listing = list_add(out->summary, sizeof(out->summary), sused, i ? "," : " hosts=", item,
-                               i + 1 < n);
+            listing = list_add(out->summary, sizeof(out->summary) - strlen(tail), sused,
+                               i ? "," : " hosts=", item, i + 1 < n);
         }
     }
-    if (f->dropped)
-        policy_append(out->summary, sizeof(out->summary), sused, " dropped=%zu", f->dropped);
+    policy_append(out->summary, sizeof(out->summary), sused, "%s", tail);
     if (n == 0) { /* a secure answer of hosts that could not be read, or facts without host */
         out->result = DANE_RESULT_TEMPFAIL;
         policy_append(out->reason, sizeof(out->reason), &rused, "MX RRset of %s lists no host", dom);

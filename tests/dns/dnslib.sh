@@ -150,9 +150,9 @@ dns_ds_rdata() {
 }
 
 # dns_expand TEMPLATE ORIGIN > ZONE: placeholders filled, @PORT@ lines repeated per TLSA port.
-# Writes the owners of ;TAMPER lines (absolute) to ZONE's name + .tamper.
-dns_expand() {
-    awk -v ports="$DNS_TLSA_PORTS" -v origin="$2" -v tamper="$3" \
+# Writes the owners of ;TAMPER lines (absolute) to TAMPERFILE, of ;REVERSE lines to REVERSEFILE.
+dns_expand() { # TEMPLATE ORIGIN TAMPERFILE REVERSEFILE
+    awk -v ports="$DNS_TLSA_PORTS" -v origin="$2" -v tamper="$3" -v reverse="$4" \
         -v addr="$DNS_HOST_ADDR" -v ee="$DNS_EE_SPKI" -v other="$DNS_OTHER_SPKI" \
         -v ca="$DNS_CA_SHA256" -v dsb="$DNS_DS_BOGUS" -v dse="$DNS_DS_EXPIRED" '
         function fill(s) {
@@ -160,13 +160,15 @@ dns_expand() {
             gsub(/@CA_SHA256@/, ca, s); gsub(/@DS_BOGUS@/, dsb, s); gsub(/@DS_EXPIRED@/, dse, s)
             return s
         }
-        function emit(s, o) {
+        function owner(s, o) {
+            split(s, f, /[ \t]+/); o = f[1]
+            if (o == "@") o = origin; else if (o !~ /\.$/) o = o "." origin
+            return o
+        }
+        function emit(s) {
             print s
-            if (s ~ /;TAMPER/) {
-                split(s, f, /[ \t]+/); o = f[1]
-                if (o == "@") o = origin; else if (o !~ /\.$/) o = o "." origin
-                print o >> tamper
-            }
+            if (s ~ /;TAMPER/) print owner(s) >> tamper
+            if (s ~ /;REVERSE/) print owner(s) >> reverse
         }
         BEGIN { np = split(ports, pl, " ") }
         {
@@ -175,6 +177,22 @@ dns_expand() {
                 for (i = 1; i <= np; i++) { l = line; gsub(/@PORT@/, pl[i], l); emit(l) }
             } else emit(line)
         }' "$1"
+}
+
+# dns_reverse SIGNED REVERSEFILE: reverses, after signing, the order of the MX records owned by the
+# names in REVERSEFILE (ldns-signzone sorts an RRset by rdata, so by preference for MX; nsd answers
+# in file order; the signatures do not depend on the order).
+dns_reverse() {
+    [ -s "$2" ] || return 0
+    # Three passes: the owners, the MX records to reverse, then the file with them reversed.
+    awk 'FNR == 1 { pass++ }
+        pass == 1 { t[tolower($1)] = 1; next }
+        { mx = (tolower($1) in t) && $4 == "MX" }
+        pass == 2 { if (mx) held[++n] = $0; next }
+        mx { print held[n--]; k++; next }
+        { print }
+        END { if (k < 2) { print "dns_reverse: fewer than 2 MX records" > "/dev/stderr"; exit 1 } }' \
+        "$2" "$1" "$1" >"$1.tmp" && mv "$1.tmp" "$1"
 }
 
 # dns_tamper SIGNED TAMPERFILE: changes the rdata of the (non-DNSSEC) records owned by the names
@@ -208,8 +226,9 @@ dns_make_zones() {
     fi
 
     for z in dane.example bogus.dane.example expired.dane.example insecure.dane.example; do
-        rm -f "$zd/$z.tamper"
-        dns_expand "$tpl/$z.zone" "$z." "$zd/$z.tamper" >"$zd/$z.zone" || dns_fail "dns: expand $z"
+        rm -f "$zd/$z.tamper" "$zd/$z.reverse"
+        dns_expand "$tpl/$z.zone" "$z." "$zd/$z.tamper" "$zd/$z.reverse" >"$zd/$z.zone" ||
+            dns_fail "dns: expand $z"
     done
     {
         ldns-signzone -o dane.example. -f "$zd/dane.example.signed" "$zd/dane.example.zone" "$k_top" &&
@@ -221,6 +240,8 @@ dns_make_zones() {
     } >>"$DNS_DIR/sign.log" 2>&1 || dns_fail "ldns-signzone"
     dns_tamper "$zd/dane.example.signed" "$zd/dane.example.tamper" 2>>"$DNS_DIR/sign.log" ||
         dns_fail "dns: tampering"
+    dns_reverse "$zd/dane.example.signed" "$zd/dane.example.reverse" 2>>"$DNS_DIR/sign.log" ||
+        dns_fail "dns: reversing an RRset"
 
     DNS_TA=$DNS_DIR/trust-anchor.ds
     awk '{ sub(/^.*DS[ \t]+/, ""); print "dane.example. 3600 IN DS " $0; exit }' "$k_top.ds" >"$DNS_TA"
@@ -244,6 +265,9 @@ server:
     # fail at once. 1 s lets it be probed (and time out) again once the SERVFAIL that libunbound
     # caches for 5 s has expired.
     infra-host-ttl: 1
+    # Answers keep the order nsd sends (the zone file's): a test can put an RRset's records in
+    # the order it needs (manymx: the most preferred MX hosts last).
+    rrset-roundrobin: no
 EOF
         # nsd serves the top zone and the child zones on one port. The stub for dane.example.
         # alone was enough with libunbound 1.17.1 (stubs win over the NS records it learns, which

@@ -419,6 +419,16 @@ static void test_dropped(void)
              len > 10 && strcmp(d.summary + len - 10, " dropped=4") == 0, 1);
     unit_int("dropped", "summary lists the last kept host", strstr(d.summary, ",m15:no-tlsa dropped=4") != NULL, 1);
 
+    /* Long names: the list is cut, the count still fits. */
+    for (size_t i = 0; i < DANE_HOSTS_MAX; i++)
+        memset(f->hosts[i].name, 'a' + (int)i, 200);
+    dane_decide(f, 0, &d);
+    len = strlen(d.summary);
+    unit_int("dropped, long names", "summary ends with ,... dropped=4",
+             len > 14 && strcmp(d.summary + len - 14, ",... dropped=4") == 0, 1);
+    unit_int("dropped, long names", "summary bounded", len < sizeof(d.summary), 1);
+    snprintf(f->hosts[0].name, sizeof(f->hosts[0].name), "m0");
+
     f->hosts[0].addr = (dane_lookup)FAIL("SERVFAIL (rcode 2)");
     dane_decide(f, 0, &d);
     unit_str("dropped, first host fails", "result", dane_result_name(d.result), "tempfail");

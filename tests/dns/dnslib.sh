@@ -31,7 +31,8 @@
 #   DNS_CERT_TA_CHAIN       the leaf followed by the CA (a server must send the CA for 2 0 1)
 #   DNS_CERT_OTHER_CRT/_KEY a certificate no TLSA record of a "good" case matches
 #   DNS_EE_SPKI DNS_OTHER_SPKI DNS_CA_SHA256   the hex digests the zones publish
-#   DNS_BLACKHOLE_PORT      the silent server; DNS_SERVFAIL_PORT the SERVFAIL server
+#   DNS_BLACKHOLE_PORT      the silent server; DNS_SERVFAIL_PORT the SERVFAIL server;
+#   DNS_CNAMEFAIL_PORT      the relay to nsd that fails CNAME queries (names under cnameq.)
 #   DNSQ                    the dnsq binary (built from tests/dns/dnsq.c with cc -lunbound)
 # Every process started here is stopped by lib.sh's cleanup (track_pid); all files live in
 # $E2E/dns.
@@ -84,6 +85,7 @@ dns_start() {
     DNS_PORT=$(dns_free_port) || fail "no free port for nsd"
     DNS_BLACKHOLE_PORT=$(dns_free_port) || fail "no free port"
     DNS_SERVFAIL_PORT=$(dns_free_port) || fail "no free port"
+    DNS_CNAMEFAIL_PORT=$(dns_free_port) || fail "no free port"
 
     DNSQ=$DNS_DIR/dnsq
     cc -O1 -Wall -o "$DNSQ" "$DNS_LIB_DIR/dnsq.c" -lunbound >"$DNS_DIR/build.log" 2>&1 ||
@@ -279,6 +281,9 @@ EOF
             printf 'stub-zone:\n    name: "%s."\n    stub-addr: 127.0.0.1@%s\n' "$z" "$DNS_BLACKHOLE_PORT"
         done
         printf 'stub-zone:\n    name: "%s."\n    stub-addr: 127.0.0.1@%s\n' servfail.dane.example "$DNS_SERVFAIL_PORT"
+        # Names under cnameq. (no zone cut) are asked through a relay to nsd that answers
+        # queries of type CNAME with SERVFAIL.
+        printf 'stub-zone:\n    name: "%s."\n    stub-addr: 127.0.0.1@%s\n' cnameq.dane.example "$DNS_CNAMEFAIL_PORT"
     } >"$DNS_UNBOUND_CONF"
     DNS_TG_CONF=("dns_trust_anchor=$DNS_TA" "dns_unbound_conf=$DNS_UNBOUND_CONF")
 }
@@ -325,6 +330,7 @@ EOF
     dns_spawn "$DNS_PORT" nsd nsd -d -c "$DNS_DIR/nsd.conf"
     dns_spawn "$DNS_BLACKHOLE_PORT" "silent server" "$DNSQ" blackhole "$DNS_BLACKHOLE_PORT"
     dns_spawn "$DNS_SERVFAIL_PORT" "SERVFAIL server" "$DNSQ" servfail "$DNS_SERVFAIL_PORT"
+    dns_spawn "$DNS_CNAMEFAIL_PORT" "CNAME SERVFAIL relay" "$DNSQ" cnamefail "$DNS_CNAMEFAIL_PORT" "$DNS_PORT"
 
     # nsd listens before it has loaded every zone: wait until the top zone answers.
     local end=$((SECONDS + 10)) out=""

@@ -273,19 +273,31 @@ static size_t servfail_reply(unsigned char *buf, size_t n)
     return q;
 }
 
+/* Binds 127.0.0.1:PORT for UDP (*u) and TCP (*t, listening). */
+static int listen_both(int port, int *u, int *t)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int one = 1;
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *u = socket(AF_INET, SOCK_DGRAM, 0);
+    *t = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(*t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (*u < 0 || *t < 0 || bind(*u, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        bind(*t, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(*t, 64) != 0) {
+        perror("dnsq: bind");
+        return -1;
+    }
+    return 0;
+}
+
 /* A name server that never answers (blackhole) or always answers SERVFAIL. */
 static int serve(const char *mode, int port)
 {
-    int servfail = strcmp(mode, "servfail") == 0;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (u < 0 || t < 0 || bind(u, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        bind(t, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(t, 64) != 0) {
-        perror("dnsq: bind");
+    int servfail = strcmp(mode, "servfail") == 0, u, t;
+
+    if (listen_both(port, &u, &t) != 0)
         return 2;
-    }
     for (;;) {
         struct pollfd p[2] = {{.fd = u, .events = POLLIN}, {.fd = t, .events = POLLIN}};
         if (!servfail) {
@@ -316,17 +328,12 @@ static int serve(const char *mode, int port)
 /* cnamefail: SERVFAIL for qtype CNAME, everything else relayed upstream (UDP, one at a time). */
 static int relay(int port, int upstream)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     struct sockaddr_in up = {.sin_family = AF_INET, .sin_port = htons(upstream)};
-    int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    int u, t;
 
-    sa.sin_addr.s_addr = up.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (u < 0 || t < 0 || bind(u, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        bind(t, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(t, 64) != 0) {
-        perror("dnsq: bind");
+    up.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (listen_both(port, &u, &t) != 0)
         return 2;
-    }
     for (;;) {
         unsigned char buf[4096];
         struct sockaddr_in from;

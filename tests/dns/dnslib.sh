@@ -83,9 +83,6 @@ dns_start() {
         case " $DNS_TLSA_PORTS " in *" $p "*) ;; *) DNS_TLSA_PORTS="$DNS_TLSA_PORTS $p" ;; esac
     done
     DNS_PORT=$(dns_free_port) || fail "no free port for nsd"
-    DNS_BLACKHOLE_PORT=$(dns_free_port) || fail "no free port"
-    DNS_SERVFAIL_PORT=$(dns_free_port) || fail "no free port"
-    DNS_CNAMEFAIL_PORT=$(dns_free_port) || fail "no free port"
 
     DNSQ=$DNS_DIR/dnsq
     cc -O1 -Wall -o "$DNSQ" "$DNS_LIB_DIR/dnsq.c" -lunbound >"$DNS_DIR/build.log" 2>&1 ||
@@ -93,8 +90,9 @@ dns_start() {
 
     dns_make_certs
     dns_make_zones
-    dns_write_unbound_conf
     dns_start_servers
+    dns_write_unbound_conf # the servers' ports are known now
+    dns_wait_ready
     info "dns: nsd 127.0.0.1:$DNS_PORT (zone $DNS_ZONE, TLSA ports $DNS_TLSA_PORTS)," \
         "silent 127.0.0.1:$DNS_BLACKHOLE_PORT, servfail 127.0.0.1:$DNS_SERVFAIL_PORT"
 }
@@ -328,11 +326,32 @@ EOF
     nsd-checkconf "$DNS_DIR/nsd.conf" >>"$DNS_DIR/nsd.log" 2>&1 || dns_fail "nsd-checkconf"
     # -d: stays in the foreground, so this shell can stop it (lib.sh's cleanup kills tracked pids).
     dns_spawn "$DNS_PORT" nsd nsd -d -c "$DNS_DIR/nsd.conf"
-    dns_spawn "$DNS_BLACKHOLE_PORT" "silent server" "$DNSQ" blackhole "$DNS_BLACKHOLE_PORT"
-    dns_spawn "$DNS_SERVFAIL_PORT" "SERVFAIL server" "$DNSQ" servfail "$DNS_SERVFAIL_PORT"
-    dns_spawn "$DNS_CNAMEFAIL_PORT" "CNAME SERVFAIL relay" "$DNSQ" cnamefail "$DNS_CNAMEFAIL_PORT" "$DNS_PORT"
+    dns_spawn_dnsq DNS_BLACKHOLE_PORT "silent server" blackhole
+    dns_spawn_dnsq DNS_SERVFAIL_PORT "SERVFAIL server" servfail
+    dns_spawn_dnsq DNS_CNAMEFAIL_PORT "CNAME SERVFAIL relay" cnamefail "$DNS_PORT"
+}
 
-    # nsd listens before it has loaded every zone: wait until the top zone answers.
+# dns_spawn_dnsq VAR DESC MODE [ARG...]: `dnsq MODE PORT ARG...` on a free port, stored in VAR.
+# A port is checked free, then bound: when a resolver's random source port came in between, the
+# server exits, and another port is tried.
+dns_spawn_dnsq() {
+    local var=$1 desc=$2 mode=$3 port pid i
+    shift 3
+    for ((i = 0; i < 5; i++)); do
+        port=$(dns_free_port) || fail "no free port"
+        "$DNSQ" "$mode" "$port" "$@" >>"$DNS_DIR/${desc// /-}.log" 2>&1 &
+        pid=$!
+        track_pid "$pid"
+        if wait_port "$port" 10 "$pid"; then
+            printf -v "$var" '%s' "$port"
+            return 0
+        fi
+    done
+    dns_fail "dns: $desc did not listen: $(tail -n 3 "$DNS_DIR/${desc// /-}.log")"
+}
+
+# nsd listens before it has loaded every zone: wait until the top zone answers.
+dns_wait_ready() {
     local end=$((SECONDS + 10)) out=""
     while [ "$SECONDS" -lt "$end" ]; do
         out=$("$DNSQ" -c "$DNS_UNBOUND_CONF" -a "$DNS_TA" -t 2 "$DNS_ZONE" SOA 2>&1) || true

@@ -19,26 +19,57 @@ static void copy_lookup(dane_lookup *dst, const resolver_answer *a)
     *dst = a->lk;
 }
 
-/* MX RRset into hosts, in preference order (stable for equal preferences). */
+/* Marks a lookup failed: an answer we cannot read is never "no data". */
+static void malformed(dane_lookup *lk, const char *what)
+{
+    lk->status = DANE_LOOKUP_FAIL;
+    lk->secure = 0;
+    snprintf(lk->why, sizeof lk->why, "malformed %s record in the answer", what);
+}
+
+/* 1 if MX host a comes before b: lower preference, then name (a deterministic tie-break:
+ * answers may come in any order). */
+static int mx_before(int pa, const char *a, int pb, const char *b)
+{
+    return pa != pb ? pa < pb : strcmp(a, b) < 0;
+}
+
+/* The whole MX RRset is read and sorted; only then are the DANE_HOSTS_MAX most preferred
+ * kept, so a limit never drops a preferred host (nor hides its errors). A record that does not
+ * parse fails the MX lookup. */
 static void take_mx(dane_facts *f, const resolver_answer *a)
 {
-    for (size_t i = 0; i < a->n && f->nhosts < DANE_HOSTS_MAX; i++) {
-        dane_host *h = &f->hosts[f->nhosts];
+    struct {
         int pref;
+        char name[DANE_NAME_MAX];
+    } best[DANE_HOSTS_MAX], cur; /* small: a hostile RRset costs shifts of these, not of hosts */
+    size_t n = 0;
 
-        memset(h, 0, sizeof *h);
-        if (dane_parse_mx(a->data[i], a->len[i], &pref, h->name, sizeof h->name) != 0)
-            continue;
-        h->preference = pref;
-        f->nhosts++;
-    }
-    for (size_t i = 1; i < f->nhosts; i++)
-        for (size_t j = i; j > 0 && f->hosts[j - 1].preference > f->hosts[j].preference; j--) {
-            dane_host t = f->hosts[j];
-            f->hosts[j] = f->hosts[j - 1];
-            f->hosts[j - 1] = t;
+    for (size_t i = 0; i < a->n; i++) {
+        size_t j;
+
+        if (dane_parse_mx(a->data[i], a->len[i], &cur.pref, cur.name, sizeof cur.name) != 0) {
+            malformed(&f->mx, "MX");
+            return;
         }
-    f->null_mx = f->nhosts == 1 && strcmp(f->hosts[0].name, ".") == 0;
+        if (n == DANE_HOSTS_MAX) {
+            f->dropped++;
+            if (!mx_before(cur.pref, cur.name, best[n - 1].pref, best[n - 1].name))
+                continue;
+            n--; /* the least preferred kept host gives way */
+        }
+        for (j = n; j > 0 && mx_before(cur.pref, cur.name, best[j - 1].pref, best[j - 1].name); j--)
+            best[j] = best[j - 1];
+        best[j] = cur;
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        memset(&f->hosts[i], 0, sizeof f->hosts[i]);
+        memcpy(f->hosts[i].name, best[i].name, sizeof best[i].name);
+        f->hosts[i].preference = best[i].pref;
+    }
+    f->nhosts = n;
+    f->null_mx = n == 1 && strcmp(f->hosts[0].name, ".") == 0;
 }
 
 /* Looks up _PORT._tcp.<base> into the host. Returns the lookup status. */
@@ -52,10 +83,17 @@ static dane_status tlsa_at(dane_host *h, const char *base, int port, const struc
     snprintf(h->tlsa_base, sizeof h->tlsa_base, "%s", base);
     copy_lookup(&h->tlsa, a);
     h->ntlsa = 0;
-    if (a->lk.status == DANE_LOOKUP_DATA)
-        for (size_t i = 0; i < a->n && h->ntlsa < DANE_TLSA_MAX; i++)
-            if (dane_parse_tlsa(a->data[i], a->len[i], &h->tlsa_rr[h->ntlsa]) == 0)
-                h->ntlsa++;
+    for (size_t i = 0; a->lk.status == DANE_LOOKUP_DATA && i < a->n; i++) {
+        dane_tlsa rr;
+
+        if (dane_parse_tlsa(a->data[i], a->len[i], &rr) != 0) {
+            malformed(&h->tlsa, "TLSA");
+            h->ntlsa = 0;
+            break;
+        }
+        if (h->ntlsa < DANE_TLSA_MAX)
+            h->tlsa_rr[h->ntlsa++] = rr;
+    }
     resolver_release(a);
     return h->tlsa.status;
 }
@@ -86,7 +124,14 @@ static void gather_host(dane_host *h, int port, const struct timespec *deadline)
 
         if (!canon[0])
             return;
+        /* Whether the first hop is secure decides whether TLSA applies: a lookup that fails
+         * here is the host's error, never "insecure" (which would skip TLSA). */
         c = resolver_query(h->name, RR_CNAME, deadline);
+        copy_lookup(&h->cname, c);
+        if (c->lk.status == DANE_LOOKUP_NODATA) { /* the address answer said otherwise */
+            h->cname.status = DANE_LOOKUP_FAIL;
+            snprintf(h->cname.why, sizeof h->cname.why, "no CNAME, but the address answer came through one");
+        }
         cname_secure = c->lk.status == DANE_LOOKUP_DATA && c->lk.secure;
         resolver_release(c);
         if (cname_secure)
@@ -122,7 +167,7 @@ void dane_lookup_domain(const char *domain, int port, long timeout_ms, dane_fact
         snprintf(out->hosts[0].name, sizeof out->hosts[0].name, "%s", domain);
         out->nhosts = 1;
     } else if (out->mx.status != DANE_LOOKUP_DATA || !out->mx.secure || out->null_mx) {
-        return; /* error, insecure MX or no destination: no host matters */
+        return; /* error (malformed too), insecure MX or no destination: no host matters */
     }
     for (size_t i = 0; i < out->nhosts; i++)
         gather_host(&out->hosts[i], port, &deadline);

@@ -9,6 +9,11 @@
  * rules of section 2.2.3. Every lookup is graded (dane.h); the decision is the policy
  * core's. The whole gathering shares one deadline, so a recipient is answered within
  * dns_timeout however many lookups time out.
+ *
+ * Fail closed: every lookup that fails is recorded as failed, never as absence: a CNAME
+ * lookup of a host (dane_host.cname), an MX or TLSA answer with a record that does not parse.
+ * The whole MX RRset is sorted (preference, then name) before the DANE_HOSTS_MAX most
+ * preferred hosts are kept; the others are counted in dane_facts.dropped.
  */
 
 #include <time.h>

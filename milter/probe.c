@@ -609,6 +609,11 @@ static const dane_lookup *addr_problem(const host_result *hr, dane_status s)
     return hr->a.status == s ? &hr->a : hr->aaaa.status == s ? &hr->aaaa : NULL;
 }
 
+static int failed(const dane_lookup *lk)
+{
+    return lk->status != DANE_LOOKUP_DATA && lk->status != DANE_LOOKUP_NODATA;
+}
+
 /* The DNS half of a host's verdict (dane.h's table). Sets hr->dane when DANE applies. */
 static void dns_verdict(const probe_run *run, const dane_host *h, host_result *hr)
 {
@@ -625,12 +630,16 @@ static void dns_verdict(const probe_run *run, const dane_host *h, host_result *h
     else if (!f->mx.secure)
         host_says(hr, V_NO_DANE, f->implicit_mx ? "no MX RRset, and its denial is not DNSSEC-signed"
                                                 : "MX RRset not DNSSEC-signed");
+    else if (failed(&h->addr)) /* the walk's own lookup: it decided that no TLSA lookup was made */
+        host_says(hr, V_TEMPFAIL, "address lookup of %s: %s", h->name, h->addr.why);
+    else if (failed(&h->cname))
+        host_says(hr, V_TEMPFAIL, "CNAME lookup of %s: %s", h->name, h->cname.why);
     else if (!h->tlsa_base[0])
         host_says(hr, V_NO_DANE, "address records not DNSSEC-signed: no TLSA lookup");
     else if (tl->status == DANE_LOOKUP_BOGUS)
         host_says(hr, V_TEMPFAIL, "TLSA lookup _%d._tcp.%s: DNSSEC bogus (%s)", run->port,
                   h->tlsa_base, tl->why);
-    else if (tl->status != DANE_LOOKUP_DATA && tl->status != DANE_LOOKUP_NODATA)
+    else if (failed(tl))
         host_says(hr, V_TEMPFAIL, "TLSA lookup _%d._tcp.%s: %s", run->port, h->tlsa_base, tl->why);
     else if (!tl->secure)
         host_says(hr, V_NO_DANE, "TLSA answer at _%d._tcp.%s not DNSSEC-signed", run->port,
@@ -870,6 +879,9 @@ static void print_text(const probe_run *run)
                lookup_text(&f->mx, buf, sizeof buf));
     else
         printf("mx: %s, %zu host(s)\n", lookup_text(&f->mx, buf, sizeof buf), f->nhosts);
+    if (f->dropped)
+        printf("mx: %zu less preferred host(s) beyond the limit of %d not considered\n", f->dropped,
+               DANE_HOSTS_MAX);
     for (size_t i = 0; i < f->nhosts && !f->null_mx; i++)
         print_host(run, i);
     printf("verdict: %s: %s\n", verdict_name(run->result), run->reason);
@@ -983,7 +995,7 @@ static void print_json(const probe_run *run, int status)
         printf("%s", i ? "," : "");
         json_host(run, i);
     }
-    printf("]");
+    printf("],\"dropped_hosts\":%zu", f->dropped);
     json_kv("verdict", verdict_name(run->result), 1);
     json_kv("reason", run->reason, 1);
     printf(",\"exit\":%d}\n", status);

@@ -41,15 +41,16 @@ typedef enum host_state {
     HOST_INSECURE,  /* address or TLSA answer not DNSSEC-signed */
     HOST_ADDR_ERROR,
     HOST_TLSA_BOGUS,
-    HOST_TLSA_ERROR
+    HOST_TLSA_ERROR,
+    HOST_CNAME_ERROR
 } host_state;
 
-static const char *const host_state_names[] = {"dane",     "no-usable-tlsa", "no-tlsa",   "insecure",
-                                               "addr-error", "tlsa-bogus",   "tlsa-error"};
+static const char *const host_state_names[] = {"dane",       "no-usable-tlsa", "no-tlsa",    "insecure",
+                                               "addr-error", "tlsa-bogus",     "tlsa-error", "cname-error"};
 
 static int host_unusable(host_state st)
 {
-    return st == HOST_ADDR_ERROR || st == HOST_TLSA_BOGUS || st == HOST_TLSA_ERROR;
+    return st >= HOST_ADDR_ERROR;
 }
 
 /* ---- texts from the facts ------------------------------------------------------------ */
@@ -124,6 +125,8 @@ static host_state grade_host(const dane_host *h)
 {
     if (lookup_failed(&h->addr))
         return HOST_ADDR_ERROR;
+    if (lookup_failed(&h->cname))
+        return HOST_CNAME_ERROR;
     if (!h->tlsa_base[0])
         return h->addr.secure ? HOST_NO_TLSA : HOST_INSECURE;
     if (h->tlsa.status == DANE_LOOKUP_BOGUS)
@@ -197,10 +200,10 @@ static void host_error(const dane_host *h, host_state st, dane_decision *out)
     size_t used = 0;
 
     FACT(h->name, out->host);
-    if (st == HOST_ADDR_ERROR) {
-        lookup_problem(&h->addr, problem, sizeof(problem));
-        policy_append(out->reason, sizeof(out->reason), &used, "address lookup for %s: %s", out->host,
-                      problem);
+    if (st == HOST_ADDR_ERROR || st == HOST_CNAME_ERROR) {
+        lookup_problem(st == HOST_ADDR_ERROR ? &h->addr : &h->cname, problem, sizeof(problem));
+        policy_append(out->reason, sizeof(out->reason), &used, "%s lookup for %s: %s",
+                      st == HOST_ADDR_ERROR ? "address" : "CNAME", out->host, problem);
         return;
     }
     lookup_problem(&h->tlsa, problem, sizeof(problem));
@@ -218,10 +221,12 @@ static void decide_hosts(const dane_facts *f, int mandatory, int implicit, const
     size_t n = f->nhosts < DANE_HOSTS_MAX ? f->nhosts : DANE_HOSTS_MAX;
     size_t order[DANE_HOSTS_MAX], first_error = NO_HOST, rused = 0;
     host_state st[DANE_HOSTS_MAX];
-    char items[sizeof(out->reason)], name[DANE_NAME_MAX], item[DANE_NAME_MAX + 40];
+    char items[sizeof(out->reason)], name[DANE_NAME_MAX], item[DANE_NAME_MAX + 40], tail[32] = "";
     int any_dane = 0, listing = 1;
     size_t iused = 0;
 
+    if (f->dropped) /* kept room for: the summary says that hosts were left out */
+        snprintf(tail, sizeof(tail), " dropped=%zu", f->dropped);
     preference_order(f, order, n);
     items[0] = '\0';
     for (size_t i = 0; i < n; i++) {
@@ -235,9 +240,15 @@ static void decide_hosts(const dane_facts *f, int mandatory, int implicit, const
         FACT(h->name, name);
         if (listing) {
             snprintf(item, sizeof(item), "%s:%s", name, host_state_names[st[i]]);
-            listing = list_add(out->summary, sizeof(out->summary), sused, i ? "," : " hosts=", item,
-                               i + 1 < n);
+            listing = list_add(out->summary, sizeof(out->summary) - strlen(tail), sused,
+                               i ? "," : " hosts=", item, i + 1 < n);
         }
+    }
+    policy_append(out->summary, sizeof(out->summary), sused, "%s", tail);
+    if (n == 0) { /* a secure answer of hosts that could not be read, or facts without host */
+        out->result = DANE_RESULT_TEMPFAIL;
+        policy_append(out->reason, sizeof(out->reason), &rused, "MX RRset of %s lists no host", dom);
+        return;
     }
     if (first_error != NO_HOST) {
         out->result = DANE_RESULT_TEMPFAIL;

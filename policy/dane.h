@@ -16,8 +16,11 @@
  *   null MX (RFC 7505)                               -> no destination: permanent failure
  *   MX answer insecure (records or denial)           -> no DANE (dane-only: tempfail)
  *   no MX (secure NODATA/NXDOMAIN for MX)            -> the domain itself is the only host
+ *   secure MX answer (or implicit MX) with no host   -> tempfail (a malformed answer is
+ *                                                       never "nothing to check")
  *   per host, in preference order (stable: ties keep their order in hosts[]):
  *     address lookup bogus or failed                 -> host unusable (addr-error)
+ *     CNAME lookup (see cname) bogus or failed       -> host unusable (cname-error)
  *     TLSA lookup bogus                              -> host unusable (tlsa-bogus)
  *     TLSA lookup failed or timed out                -> host unusable (tlsa-error)
  *     no TLSA lookup (tlsa_base ""), address insecure -> no DANE for this host (insecure)
@@ -29,6 +32,8 @@
  *                                                       (no-usable-tlsa)
  *   both levels: any host error -> tempfail, naming the first such host; a lookup error may
  *                hide a DANE host, and DNS errors never downgrade
+ *   Only the DANE_HOSTS_MAX most preferred hosts are facts (dane_lookup sorts the whole MX
+ *   RRset by preference, then name, before it keeps them); `dropped` counts the others.
  *   level dane:      else pass (result dane if >= 1 DANE host, else none)
  *   level dane-only: else pass only if >= 1 DANE host; otherwise tempfail
  * A lookup status outside the enum counts as a failure.
@@ -39,14 +44,16 @@
  * fields (a field is read no further than its array, NUL or not).
  *   reason   "MX lookup for x.example: DNSSEC bogus (<why>)" / ": SERVFAIL" (the why text of
  *            a failure) / ": timed out"; "null MX"; "MX RRset of x.example is not
- *            DNSSEC-signed"; "address lookup for mx.x.example: <problem>";
+ *            DNSSEC-signed"; "MX RRset of x.example lists no host"; "address lookup for
+ *            mx.x.example: <problem>"; "CNAME lookup for mx.x.example: <problem>";
  *            "TLSA lookup _25._tcp.<base>[ for <host>]: <problem>" (host named when the base
  *            is a CNAME target); "no MX host of x.example has usable TLSA records
  *            (mx.x.example: PKIX-only TLSA, ...)".
- *   summary  "mx=STATE[ hosts=NAME:HOST_STATE,...]", STATE one of secure, implicit, insecure,
- *            null, bogus, fail, timeout; hosts listed for secure and implicit only, in
- *            preference order; host states dane, no-usable-tlsa, no-tlsa, insecure,
- *            addr-error, tlsa-bogus, tlsa-error; ",..." ends a list cut to fit.
+ *   summary  "mx=STATE[ hosts=NAME:HOST_STATE,...][ dropped=N]", STATE one of secure,
+ *            implicit, insecure, null, bogus, fail, timeout; hosts listed for secure and
+ *            implicit only, in preference order; host states dane, no-usable-tlsa, no-tlsa,
+ *            insecure, addr-error, cname-error, tlsa-bogus, tlsa-error; ",..." ends a list cut
+ *            to fit; dropped=N when the MX RRset had N hosts beyond DANE_HOSTS_MAX.
  */
 
 #include <stddef.h>
@@ -54,7 +61,7 @@
 
 #define DANE_NAME_MAX 256   /* a domain name in presentation form, NUL-terminated */
 #define DANE_WHY_MAX 256    /* resolver's reason (why_bogus, rcode, "timed out") */
-#define DANE_HOSTS_MAX 16   /* MX hosts considered, in preference order */
+#define DANE_HOSTS_MAX 16   /* MX hosts considered: the most preferred (tlsguard-policy(5)) */
 #define DANE_TLSA_MAX 8     /* TLSA records kept per host */
 #define DANE_TLSA_DATA_MAX 64
 #define DANE_SUMMARY_MAX 512 /* dane_decision.summary, policy_decision.dane */
@@ -88,6 +95,10 @@ typedef struct dane_host {
     char name[DANE_NAME_MAX];      /* MX exchange as published (or the domain: implicit MX) */
     int preference;                /* MX preference; 0 for an implicit MX */
     dane_lookup addr;              /* A/AAAA lookup of name */
+    dane_lookup cname;             /* CNAME lookup of name, made when the address answer is
+                                      insecure and came through a CNAME (a secure first hop
+                                      still calls for TLSA at name); all zero (DATA) when not
+                                      made */
     char tlsa_base[DANE_NAME_MAX]; /* base of the TLSA name (_25._tcp.<base>) chosen by the
                                       CNAME rules; "" if no TLSA lookup applies (address
                                       insecure or missing) */
@@ -101,8 +112,9 @@ typedef struct dane_facts {
     dane_lookup mx;             /* MX lookup of domain */
     int null_mx;                /* the MX RRset is a single "0 ." */
     int implicit_mx;            /* no MX RRset: the domain itself is the host */
-    size_t nhosts;              /* in preference order (ties in published order) */
+    size_t nhosts;              /* in preference order (ties by name) */
     dane_host hosts[DANE_HOSTS_MAX];
+    size_t dropped;             /* MX hosts beyond DANE_HOSTS_MAX, least preferred: not facts */
 } dane_facts;
 
 typedef enum dane_result {

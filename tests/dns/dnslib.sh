@@ -31,7 +31,8 @@
 #   DNS_CERT_TA_CHAIN       the leaf followed by the CA (a server must send the CA for 2 0 1)
 #   DNS_CERT_OTHER_CRT/_KEY a certificate no TLSA record of a "good" case matches
 #   DNS_EE_SPKI DNS_OTHER_SPKI DNS_CA_SHA256   the hex digests the zones publish
-#   DNS_BLACKHOLE_PORT      the silent server; DNS_SERVFAIL_PORT the SERVFAIL server
+#   DNS_BLACKHOLE_PORT      the silent server; DNS_SERVFAIL_PORT the SERVFAIL server;
+#   DNS_CNAMEFAIL_PORT      the relay to nsd that fails CNAME queries (names under cnameq.)
 #   DNSQ                    the dnsq binary (built from tests/dns/dnsq.c with cc -lunbound)
 # Every process started here is stopped by lib.sh's cleanup (track_pid); all files live in
 # $E2E/dns.
@@ -82,8 +83,6 @@ dns_start() {
         case " $DNS_TLSA_PORTS " in *" $p "*) ;; *) DNS_TLSA_PORTS="$DNS_TLSA_PORTS $p" ;; esac
     done
     DNS_PORT=$(dns_free_port) || fail "no free port for nsd"
-    DNS_BLACKHOLE_PORT=$(dns_free_port) || fail "no free port"
-    DNS_SERVFAIL_PORT=$(dns_free_port) || fail "no free port"
 
     DNSQ=$DNS_DIR/dnsq
     cc -O1 -Wall -o "$DNSQ" "$DNS_LIB_DIR/dnsq.c" -lunbound >"$DNS_DIR/build.log" 2>&1 ||
@@ -91,8 +90,9 @@ dns_start() {
 
     dns_make_certs
     dns_make_zones
-    dns_write_unbound_conf
     dns_start_servers
+    dns_write_unbound_conf # the servers' ports are known now
+    dns_wait_ready
     info "dns: nsd 127.0.0.1:$DNS_PORT (zone $DNS_ZONE, TLSA ports $DNS_TLSA_PORTS)," \
         "silent 127.0.0.1:$DNS_BLACKHOLE_PORT, servfail 127.0.0.1:$DNS_SERVFAIL_PORT"
 }
@@ -150,9 +150,9 @@ dns_ds_rdata() {
 }
 
 # dns_expand TEMPLATE ORIGIN > ZONE: placeholders filled, @PORT@ lines repeated per TLSA port.
-# Writes the owners of ;TAMPER lines (absolute) to ZONE's name + .tamper.
-dns_expand() {
-    awk -v ports="$DNS_TLSA_PORTS" -v origin="$2" -v tamper="$3" \
+# Writes the owners of ;TAMPER lines (absolute) to TAMPERFILE, of ;REVERSE lines to REVERSEFILE.
+dns_expand() { # TEMPLATE ORIGIN TAMPERFILE REVERSEFILE
+    awk -v ports="$DNS_TLSA_PORTS" -v origin="$2" -v tamper="$3" -v reverse="$4" \
         -v addr="$DNS_HOST_ADDR" -v ee="$DNS_EE_SPKI" -v other="$DNS_OTHER_SPKI" \
         -v ca="$DNS_CA_SHA256" -v dsb="$DNS_DS_BOGUS" -v dse="$DNS_DS_EXPIRED" '
         function fill(s) {
@@ -160,13 +160,15 @@ dns_expand() {
             gsub(/@CA_SHA256@/, ca, s); gsub(/@DS_BOGUS@/, dsb, s); gsub(/@DS_EXPIRED@/, dse, s)
             return s
         }
-        function emit(s, o) {
+        function owner(s, o) {
+            split(s, f, /[ \t]+/); o = f[1]
+            if (o == "@") o = origin; else if (o !~ /\.$/) o = o "." origin
+            return o
+        }
+        function emit(s) {
             print s
-            if (s ~ /;TAMPER/) {
-                split(s, f, /[ \t]+/); o = f[1]
-                if (o == "@") o = origin; else if (o !~ /\.$/) o = o "." origin
-                print o >> tamper
-            }
+            if (s ~ /;TAMPER/) print owner(s) >> tamper
+            if (s ~ /;REVERSE/) print owner(s) >> reverse
         }
         BEGIN { np = split(ports, pl, " ") }
         {
@@ -175,6 +177,22 @@ dns_expand() {
                 for (i = 1; i <= np; i++) { l = line; gsub(/@PORT@/, pl[i], l); emit(l) }
             } else emit(line)
         }' "$1"
+}
+
+# dns_reverse SIGNED REVERSEFILE: reverses, after signing, the order of the MX records owned by the
+# names in REVERSEFILE (ldns-signzone sorts an RRset by rdata, so by preference for MX; nsd answers
+# in file order; the signatures do not depend on the order).
+dns_reverse() {
+    [ -s "$2" ] || return 0
+    # Three passes: the owners, the MX records to reverse, then the file with them reversed.
+    awk 'FNR == 1 { pass++ }
+        pass == 1 { t[tolower($1)] = 1; next }
+        { mx = (tolower($1) in t) && $4 == "MX" }
+        pass == 2 { if (mx) held[++n] = $0; next }
+        mx { print held[n--]; k++; next }
+        { print }
+        END { if (k < 2) { print "dns_reverse: fewer than 2 MX records" > "/dev/stderr"; exit 1 } }' \
+        "$2" "$1" "$1" >"$1.tmp" && mv "$1.tmp" "$1"
 }
 
 # dns_tamper SIGNED TAMPERFILE: changes the rdata of the (non-DNSSEC) records owned by the names
@@ -208,8 +226,9 @@ dns_make_zones() {
     fi
 
     for z in dane.example bogus.dane.example expired.dane.example insecure.dane.example; do
-        rm -f "$zd/$z.tamper"
-        dns_expand "$tpl/$z.zone" "$z." "$zd/$z.tamper" >"$zd/$z.zone" || dns_fail "dns: expand $z"
+        rm -f "$zd/$z.tamper" "$zd/$z.reverse"
+        dns_expand "$tpl/$z.zone" "$z." "$zd/$z.tamper" "$zd/$z.reverse" >"$zd/$z.zone" ||
+            dns_fail "dns: expand $z"
     done
     {
         ldns-signzone -o dane.example. -f "$zd/dane.example.signed" "$zd/dane.example.zone" "$k_top" &&
@@ -221,6 +240,8 @@ dns_make_zones() {
     } >>"$DNS_DIR/sign.log" 2>&1 || dns_fail "ldns-signzone"
     dns_tamper "$zd/dane.example.signed" "$zd/dane.example.tamper" 2>>"$DNS_DIR/sign.log" ||
         dns_fail "dns: tampering"
+    dns_reverse "$zd/dane.example.signed" "$zd/dane.example.reverse" 2>>"$DNS_DIR/sign.log" ||
+        dns_fail "dns: reversing an RRset"
 
     DNS_TA=$DNS_DIR/trust-anchor.ds
     awk '{ sub(/^.*DS[ \t]+/, ""); print "dane.example. 3600 IN DS " $0; exit }' "$k_top.ds" >"$DNS_TA"
@@ -244,6 +265,9 @@ server:
     # fail at once. 1 s lets it be probed (and time out) again once the SERVFAIL that libunbound
     # caches for 5 s has expired.
     infra-host-ttl: 1
+    # Answers keep the order nsd sends (the zone file's): a test can put an RRset's records in
+    # the order it needs (manymx: the most preferred MX hosts last).
+    rrset-roundrobin: no
 EOF
         # nsd serves the top zone and the child zones on one port. The stub for dane.example.
         # alone was enough with libunbound 1.17.1 (stubs win over the NS records it learns, which
@@ -255,6 +279,9 @@ EOF
             printf 'stub-zone:\n    name: "%s."\n    stub-addr: 127.0.0.1@%s\n' "$z" "$DNS_BLACKHOLE_PORT"
         done
         printf 'stub-zone:\n    name: "%s."\n    stub-addr: 127.0.0.1@%s\n' servfail.dane.example "$DNS_SERVFAIL_PORT"
+        # Names under cnameq. (no zone cut) are asked through a relay to nsd that answers
+        # queries of type CNAME with SERVFAIL.
+        printf 'stub-zone:\n    name: "%s."\n    stub-addr: 127.0.0.1@%s\n' cnameq.dane.example "$DNS_CNAMEFAIL_PORT"
     } >"$DNS_UNBOUND_CONF"
     DNS_TG_CONF=("dns_trust_anchor=$DNS_TA" "dns_unbound_conf=$DNS_UNBOUND_CONF")
 }
@@ -299,10 +326,32 @@ EOF
     nsd-checkconf "$DNS_DIR/nsd.conf" >>"$DNS_DIR/nsd.log" 2>&1 || dns_fail "nsd-checkconf"
     # -d: stays in the foreground, so this shell can stop it (lib.sh's cleanup kills tracked pids).
     dns_spawn "$DNS_PORT" nsd nsd -d -c "$DNS_DIR/nsd.conf"
-    dns_spawn "$DNS_BLACKHOLE_PORT" "silent server" "$DNSQ" blackhole "$DNS_BLACKHOLE_PORT"
-    dns_spawn "$DNS_SERVFAIL_PORT" "SERVFAIL server" "$DNSQ" servfail "$DNS_SERVFAIL_PORT"
+    dns_spawn_dnsq DNS_BLACKHOLE_PORT "silent server" blackhole
+    dns_spawn_dnsq DNS_SERVFAIL_PORT "SERVFAIL server" servfail
+    dns_spawn_dnsq DNS_CNAMEFAIL_PORT "CNAME SERVFAIL relay" cnamefail "$DNS_PORT"
+}
 
-    # nsd listens before it has loaded every zone: wait until the top zone answers.
+# dns_spawn_dnsq VAR DESC MODE [ARG...]: `dnsq MODE PORT ARG...` on a free port, stored in VAR.
+# A port is checked free, then bound: when a resolver's random source port came in between, the
+# server exits, and another port is tried.
+dns_spawn_dnsq() {
+    local var=$1 desc=$2 mode=$3 port pid i
+    shift 3
+    for ((i = 0; i < 5; i++)); do
+        port=$(dns_free_port) || fail "no free port"
+        "$DNSQ" "$mode" "$port" "$@" >>"$DNS_DIR/${desc// /-}.log" 2>&1 &
+        pid=$!
+        track_pid "$pid"
+        if wait_port "$port" 10 "$pid"; then
+            printf -v "$var" '%s' "$port"
+            return 0
+        fi
+    done
+    dns_fail "dns: $desc did not listen: $(tail -n 3 "$DNS_DIR/${desc// /-}.log")"
+}
+
+# nsd listens before it has loaded every zone: wait until the top zone answers.
+dns_wait_ready() {
     local end=$((SECONDS + 10)) out=""
     while [ "$SECONDS" -lt "$end" ]; do
         out=$("$DNSQ" -c "$DNS_UNBOUND_CONF" -a "$DNS_TA" -t 2 "$DNS_ZONE" SOA 2>&1) || true

@@ -18,7 +18,12 @@
  *       Binds 127.0.0.1:PORT for UDP and TCP and never answers: a name server that times out.
  *   dnsq servfail PORT
  *       Answers every UDP query on 127.0.0.1:PORT with SERVFAIL (TCP connections are closed).
- *   Both run until killed.
+ *   dnsq cnamefail PORT UPSTREAM-PORT
+ *       Answers UDP queries of type CNAME on 127.0.0.1:PORT with SERVFAIL and relays every
+ *       other query to the server at 127.0.0.1:UPSTREAM-PORT: a name whose address lookup
+ *       succeeds through a CNAME while the lookup of that CNAME itself fails (once the
+ *       resolver's cache no longer holds the CNAME: rrset-cache-size: 0).
+ *   All run until killed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -252,19 +257,47 @@ static int query(struct ub_ctx *ctx, double timeout, const char *name, int type)
     return 0;
 }
 
+/* The SERVFAIL reply to the query in buf (n bytes): header and question only. */
+static size_t servfail_reply(unsigned char *buf, size_t n)
+{
+    size_t q = 12;
+
+    buf[2] = (buf[2] & 0x79) | 0x80; /* QR=1, keep opcode and RD, AA=0, TC=0 */
+    buf[3] = 0x02;                   /* RA=0, rcode SERVFAIL */
+    memset(buf + 6, 0, 6);           /* ANCOUNT, NSCOUNT, ARCOUNT = 0 */
+    while (q < n && buf[q] != 0 && buf[q] < 64)
+        q += buf[q] + 1;
+    q += 5;
+    if (q > n)
+        q = 12, buf[4] = buf[5] = 0;
+    return q;
+}
+
+/* Binds 127.0.0.1:PORT for UDP (*u) and TCP (*t, listening). */
+static int listen_both(int port, int *u, int *t)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int one = 1;
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *u = socket(AF_INET, SOCK_DGRAM, 0);
+    *t = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(*t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (*u < 0 || *t < 0 || bind(*u, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        bind(*t, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(*t, 64) != 0) {
+        perror("dnsq: bind");
+        return -1;
+    }
+    return 0;
+}
+
 /* A name server that never answers (blackhole) or always answers SERVFAIL. */
 static int serve(const char *mode, int port)
 {
-    int servfail = strcmp(mode, "servfail") == 0;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (u < 0 || t < 0 || bind(u, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        bind(t, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(t, 64) != 0) {
-        perror("dnsq: bind");
+    int servfail = strcmp(mode, "servfail") == 0, u, t;
+
+    if (listen_both(port, &u, &t) != 0)
         return 2;
-    }
     for (;;) {
         struct pollfd p[2] = {{.fd = u, .events = POLLIN}, {.fd = t, .events = POLLIN}};
         if (!servfail) {
@@ -287,18 +320,48 @@ static int serve(const char *mode, int port)
             ssize_t n = recvfrom(u, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
             if (n < 12)
                 continue;
-            buf[2] = (buf[2] & 0x79) | 0x80; /* QR=1, keep opcode and RD, AA=0, TC=0 */
-            buf[3] = 0x02;                   /* RA=0, rcode SERVFAIL */
-            /* Question only: ANCOUNT, NSCOUNT, ARCOUNT = 0, message cut after the question. */
-            memset(buf + 6, 0, 6);
-            size_t q = 12;
-            while (q < (size_t)n && buf[q] != 0 && buf[q] < 64)
-                q += buf[q] + 1;
-            q += 5;
-            if (q > (size_t)n)
-                q = 12, buf[4] = buf[5] = 0;
-            sendto(u, buf, q, 0, (struct sockaddr *)&from, fl);
+            sendto(u, buf, servfail_reply(buf, (size_t)n), 0, (struct sockaddr *)&from, fl);
         }
+    }
+}
+
+/* cnamefail: SERVFAIL for qtype CNAME, everything else relayed upstream (UDP, one at a time). */
+static int relay(int port, int upstream)
+{
+    struct sockaddr_in up = {.sin_family = AF_INET, .sin_port = htons(upstream)};
+    int u, t;
+
+    up.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (listen_both(port, &u, &t) != 0)
+        return 2;
+    for (;;) {
+        unsigned char buf[4096];
+        struct sockaddr_in from;
+        socklen_t fl = sizeof from;
+        ssize_t n = recvfrom(u, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+        size_t q = 12;
+        int fwd;
+
+        if (n < 12)
+            continue;
+        while (q < (size_t)n && buf[q] != 0 && buf[q] < 64)
+            q += buf[q] + 1;
+        if (q + 3 > (size_t)n)
+            continue;
+        if ((buf[q + 1] << 8 | buf[q + 2]) == 5 /* CNAME */) {
+            sendto(u, buf, servfail_reply(buf, (size_t)n), 0, (struct sockaddr *)&from, fl);
+            continue;
+        }
+        fwd = socket(AF_INET, SOCK_DGRAM, 0);
+        if (fwd < 0 || connect(fwd, (struct sockaddr *)&up, sizeof up) != 0 || send(fwd, buf, (size_t)n, 0) != n) {
+            if (fwd >= 0)
+                close(fwd);
+            continue;
+        }
+        struct pollfd p = {.fd = fwd, .events = POLLIN};
+        if (poll(&p, 1, 2000) == 1 && (n = recv(fwd, buf, sizeof buf, 0)) > 0)
+            sendto(u, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+        close(fwd);
     }
 }
 
@@ -309,6 +372,8 @@ int main(int argc, char **argv)
     int c;
     if (argc == 3 && (strcmp(argv[1], "blackhole") == 0 || strcmp(argv[1], "servfail") == 0))
         return serve(argv[1], atoi(argv[2]));
+    if (argc == 4 && strcmp(argv[1], "cnamefail") == 0)
+        return relay(atoi(argv[2]), atoi(argv[3]));
     while ((c = getopt(argc, argv, "c:a:t:s:")) != -1) {
         switch (c) {
         case 'c':
@@ -349,6 +414,7 @@ int main(int argc, char **argv)
     return 0;
 usage:
     fprintf(stderr, "usage: dnsq [-c UNBOUND.CONF] [-a TA-FILE] [-t SECONDS] [-s SECONDS] NAME TYPE [NAME TYPE...]\n"
-                    "       dnsq blackhole|servfail PORT\n");
+                    "       dnsq blackhole|servfail PORT\n"
+                    "       dnsq cnamefail PORT UPSTREAM-PORT\n");
     return 2;
 }

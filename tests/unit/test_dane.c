@@ -133,8 +133,11 @@ static const drow rows[] = {
     {"secure address, no TLSA lookup made", NULL, SECURE, 0, 0, {{"mx.x.example", 10, SECURE, "", NODATA, NULL}},
      "mx=secure hosts=mx.x.example:no-tlsa", PASS_NONE,
      TEMPFAIL("", "no MX host of x.example has usable TLSA records (mx.x.example: no TLSA records)")},
-    {"secure MX RRset without hosts", NULL, SECURE, 0, 0, NO_HOSTS, "mx=secure", PASS_NONE,
-     TEMPFAIL("", "no MX host of x.example has usable TLSA records")},
+    /* issue 11: a secure answer whose hosts could not be read is not "nothing to check" */
+    {"secure MX RRset without hosts", NULL, SECURE, 0, 0, NO_HOSTS, "mx=secure",
+     TEMPFAIL("", "MX RRset of x.example lists no host"), TEMPFAIL("", "MX RRset of x.example lists no host")},
+    {"implicit MX without the host", NULL, NODATA, 0, 1, NO_HOSTS, "mx=implicit",
+     TEMPFAIL("", "MX RRset of x.example lists no host"), TEMPFAIL("", "MX RRset of x.example lists no host")},
 
     /* lookup errors */
     {"TLSA bogus", NULL, SECURE, 0, 0, {HOST("mx.x.example", 10, BOGUS(WHY_TLSA), SHA256)},
@@ -343,6 +346,96 @@ static void test_bounds(void)
     free(f);
 }
 
+/* ---- CNAME lookups and the host limit (issue 11) ---------------------------------------- */
+
+/* One host mx.x.example whose address answer is insecure and came through a CNAME: the CNAME
+ * lookup decides whether TLSA applies. Its failure is the host's error at both levels. */
+static void test_cname(void)
+{
+    static const struct {
+        const char *name;
+        dane_lookup cname;
+        const char *reason;
+    } crows[] = {
+        {"CNAME lookup SERVFAIL", FAIL("SERVFAIL (rcode 2)"), "CNAME lookup for mx.x.example: SERVFAIL (rcode 2)"},
+        {"CNAME lookup timed out", TIMEOUT, "CNAME lookup for mx.x.example: timed out"},
+        {"CNAME lookup bogus", BOGUS("no signatures"), "CNAME lookup for mx.x.example: DNSSEC bogus (no signatures)"},
+        {"CNAME status out of range", {(dane_status)7, 1, ""}, "CNAME lookup for mx.x.example: lookup failed"},
+    };
+    dane_facts *f = calloc(1, sizeof(*f));
+    dane_decision d;
+
+    for (size_t i = 0; i < sizeof(crows) / sizeof(crows[0]); i++) {
+        memset(f, 0, sizeof(*f));
+        snprintf(f->domain, sizeof(f->domain), "x.example");
+        f->mx = (dane_lookup)SECURE;
+        f->nhosts = 2;
+        snprintf(f->hosts[0].name, sizeof(f->hosts[0].name), "mx.x.example");
+        f->hosts[0].preference = 10;
+        f->hosts[0].addr = (dane_lookup)INSECURE;
+        f->hosts[0].cname = crows[i].cname; /* no TLSA lookup made: tlsa_base "" */
+        snprintf(f->hosts[1].name, sizeof(f->hosts[1].name), "mx2.x.example");
+        f->hosts[1].preference = 20;
+        f->hosts[1].addr = (dane_lookup)INSECURE;
+        for (int only = 0; only < 2; only++) {
+            want w = TEMPFAIL("mx.x.example", crows[i].reason);
+            memset(&d, 0x5a, sizeof(d));
+            dane_decide(f, only, &d);
+            check(crows[i].name, only ? "dane-only" : "dane", &d, &w,
+                  "mx=secure hosts=mx.x.example:cname-error,mx2.x.example:insecure");
+        }
+    }
+    /* A secure first hop, TLSA at the original name (the row above in the table), and an
+     * insecure one: no TLSA, no error. */
+    f->hosts[0].cname = (dane_lookup)INSECURE;
+    dane_decide(f, 0, &d);
+    unit_str("insecure CNAME", "result", dane_result_name(d.result), "none");
+    unit_str("insecure CNAME", "summary", d.summary, "mx=secure hosts=mx.x.example:insecure,mx2.x.example:insecure");
+    free(f);
+}
+
+/* Hosts beyond DANE_HOSTS_MAX are counted in the summary; the kept hosts' errors count. */
+static void test_dropped(void)
+{
+    dane_facts *f = calloc(1, sizeof(*f));
+    dane_decision d;
+    size_t len;
+
+    snprintf(f->domain, sizeof(f->domain), "x.example");
+    f->mx = (dane_lookup)SECURE;
+    f->nhosts = DANE_HOSTS_MAX;
+    f->dropped = 4;
+    for (size_t i = 0; i < DANE_HOSTS_MAX; i++) {
+        snprintf(f->hosts[i].name, sizeof(f->hosts[i].name), "m%zu", i);
+        f->hosts[i].preference = (int)i;
+        f->hosts[i].addr = (dane_lookup)SECURE;
+        snprintf(f->hosts[i].tlsa_base, sizeof(f->hosts[i].tlsa_base), "m%zu", i);
+        f->hosts[i].tlsa = (dane_lookup)NODATA;
+    }
+    dane_decide(f, 0, &d);
+    unit_str("dropped", "result", dane_result_name(d.result), "none");
+    len = strlen(d.summary);
+    unit_int("dropped", "summary ends with dropped=4",
+             len > 10 && strcmp(d.summary + len - 10, " dropped=4") == 0, 1);
+    unit_int("dropped", "summary lists the last kept host", strstr(d.summary, ",m15:no-tlsa dropped=4") != NULL, 1);
+
+    /* Long names: the list is cut, the count still fits. */
+    for (size_t i = 0; i < DANE_HOSTS_MAX; i++)
+        memset(f->hosts[i].name, 'a' + (int)i, 200);
+    dane_decide(f, 0, &d);
+    len = strlen(d.summary);
+    unit_int("dropped, long names", "summary ends with ,... dropped=4",
+             len > 14 && strcmp(d.summary + len - 14, ",... dropped=4") == 0, 1);
+    unit_int("dropped, long names", "summary bounded", len < sizeof(d.summary), 1);
+    snprintf(f->hosts[0].name, sizeof(f->hosts[0].name), "m0");
+
+    f->hosts[0].addr = (dane_lookup)FAIL("SERVFAIL (rcode 2)");
+    dane_decide(f, 0, &d);
+    unit_str("dropped, first host fails", "result", dane_result_name(d.result), "tempfail");
+    unit_str("dropped, first host fails", "reason", d.reason, "address lookup for m0: SERVFAIL (rcode 2)");
+    free(f);
+}
+
 /* ---- usable records ------------------------------------------------------------------ */
 
 static const struct {
@@ -531,6 +624,8 @@ int main(void)
 {
     run_rows();
     test_bounds();
+    test_cname();
+    test_dropped();
     test_usable();
     test_names();
     test_parse_mx();

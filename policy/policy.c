@@ -97,7 +97,7 @@ static const char *const level_names[] = {"none", "may",       "encrypt",    "ve
 static const char *const action_names[] = {"default", "accept",     "reject", "defer",
                                            "tag",     "quarantine", "monitor"};
 static const char *const verdict_names[] = {"none", "pass", "fail", "downgrade",
-                                            "auth-plaintext"};
+                                            "auth-plaintext", "unreadable"};
 static const char *const downgrade_names[] = {"unset", "off", "monitor", "tag", "defer", "reject"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

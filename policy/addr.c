@@ -310,8 +310,8 @@ static policy_addr_kind addr_select(addr_parts *ap, size_t len)
         else if (strchr("<>,:;]", b[i]))
             return POLICY_ADDR_BAD;
     }
-    if (ap->at == ap->s)
-        return POLICY_ADDR_BAD; /* no local part */
+    if (ap->at == ap->s || b[ap->s] == '@')
+        return POLICY_ADDR_BAD; /* no local part, or a second route */
     for (size_t i = ap->s; i < ap->at; i = next_plain(b, i, ap->at))
         if (b[i] == '[')
             return POLICY_ADDR_BAD; /* a literal belongs after '@' only */

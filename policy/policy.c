@@ -755,8 +755,11 @@ static void parse_line(parser *ps, const char *s, size_t n, char *buf)
             break;
         }
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0, sel = 1; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        sel = sel && c != ' ' && c != '\t';
+        if (sel && c >= 0x80)
+            continue; /* a selector's U-labels: A-labels after policy_domain_normalize() */
         if ((c < 0x20 && c != '\t') || c >= 0x7f) {
             perr(ps, "invalid character 0x%02x at column %zu", c, i + 1);
             return;

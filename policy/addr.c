@@ -34,7 +34,7 @@
  *   <x@"bank.example">, <x@bank\.example> accepts     accepts    PF x@bank.example, SM     bank.example
  *                                                                as written
  *   <x@b\xc3\xa4nk.example>              only with    accepts    UTF-8 as sent (both)      xn--bnk-qla.example
- *                                        SMTPUTF8
+ *                                        SMTPUTF8     (not 0x80-0x9f: 501 5.1.7)
  *   <x@[192.0.2.1]>, <x@[IPv6:...]>      accepts      accepts    literal (PF lowercases)   literal: no domain
  *   <x@[bank.example]>                   501 5.1.7    accepts    SM as written             literal: no domain
  *   <ceo>, <postmaster>                  accepts      accepts    PF ceo@$myorigin; SM ceo  local: no domain

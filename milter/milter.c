@@ -123,12 +123,13 @@ static int macro(SMFICTX *ctx, const char *name, char *buf, size_t size)
 }
 
 /* An envelope address as recorded and logged: normalised where it parses, and printable
- * ASCII in any case (8-bit local parts included). */
+ * ASCII in any case (8-bit local parts included). Only "<>" itself is recorded as "". */
 static void store_addr(const char *arg, char *out, size_t size)
 {
     char norm[POLICY_ADDR_MAX];
 
-    if (policy_addr_normalize(arg, norm, sizeof norm) != 0)
+    if (policy_addr_normalize(arg, norm, sizeof norm) != 0 ||
+        (!norm[0] && arg && *arg && strcmp(arg, "<>") != 0))
         policy_sanitize(arg, out, size);
     else
         policy_sanitize(norm, out, size);

@@ -86,6 +86,9 @@ __attribute__((format(printf, 2, 3))) static void perr(parser *ps, const char *f
     va_start(ap, fmt);
     vsnprintf(msg + hlen, (size_t)blen + 1, fmt, ap);
     va_end(ap);
+    for (char *c = msg; *c; c++) /* a selector may hold U-labels: printable messages only */
+        if ((unsigned char)*c >= 0x7f)
+            *c = '?';
     diag_push(ps->diag, msg);
     ps->diag->errors++;
 }

@@ -468,7 +468,8 @@ static void learn_tls(conn *c)
 /*
  * The sender's domain as the MTA will use it (policy_envelope_read: the MAIL argument and
  * {mail_addr}). Where the two name different domains both are evaluated and the stronger
- * decision is the message's. An unreadable address is decided in check_unreadable().
+ * decision is the message's (keep_stronger). An unreadable address is decided in
+ * check_unreadable().
  */
 static void eval_sender(SMFICTX *ctx, conn *c, msg_state *m, const char *arg, policy_facts *f)
 {
@@ -489,8 +490,7 @@ static void eval_sender(SMFICTX *ctx, conn *c, msg_state *m, const char *arg, po
     log_msg(LOG_INFO, "%s: the MTA reads the sender's domain as %s, the command as %s: both checked",
             m->queue_id[0] ? m->queue_id : "NOQUEUE", env->mta_domain, env->domain);
     log_decision(c, "sender", m->mail_from, d);
-    if (policy_decision_stronger(&m->sender, d) == d)
-        m->sender = *d;
+    keep_stronger(m, d);
     free(d);
 }
 

@@ -17,7 +17,7 @@
 set -euo pipefail
 
 readonly packages=(cmake gcc make pkg-config libmilter-dev libssl-dev libunbound-dev
-                   libsqlite3-dev libpsl-dev sqlite3 dns-root-data)
+                   libsqlite3-dev libpsl-dev libidn2-dev sqlite3 dns-root-data)
 readonly db_dir=/var/lib/tlsguard
 
 say() { printf 'quickstart: %s\n' "$*"; }

@@ -45,6 +45,8 @@
  * {verify}, {cn_subject}, {cn_issuer}, {cert_fp} and {cert_md5} are Sendmail's; Postfix skips
  * macros it does not know.
  * Postfix knows the queue id only from the first accepted RCPT on.
+ * {mail_addr} and {rcpt_addr} are the MTA's own reading of the envelope address, checked
+ * against the command argument (policy_envelope_read).
  */
 static const struct {
     int stage;
@@ -52,8 +54,8 @@ static const struct {
 } macro_lists[] = {
     {SMFIM_CONNECT, "j {client_resolve}"},
     {SMFIM_HELO, TLS_MACROS},
-    {SMFIM_ENVFROM, "i {auth_type} {auth_authen} " TLS_MACROS},
-    {SMFIM_ENVRCPT, "i"},
+    {SMFIM_ENVFROM, "i {auth_type} {auth_authen} {mail_addr} " TLS_MACROS},
+    {SMFIM_ENVRCPT, "i {rcpt_addr}"},
     {SMFIM_EOM, "i"},
 };
 
@@ -66,6 +68,7 @@ typedef struct msg_state {
     char queue_id[64];
     char mail_from[POLICY_ADDR_MAX];
     char from_domain[POLICY_DOMAIN_MAX];
+    policy_envelope from_env; /* the sender's domain(s) as the MTA uses them */
     policy_decision sender;
     policy_verdict verdict; /* combined over sender and accepted recipients */
     char rules[RULES_MAX];  /* rule texts that applied, comma-separated */
@@ -120,12 +123,13 @@ static int macro(SMFICTX *ctx, const char *name, char *buf, size_t size)
 }
 
 /* An envelope address as recorded and logged: normalised where it parses, and printable
- * ASCII in any case (8-bit local parts included). */
+ * ASCII in any case (8-bit local parts included). Only "<>" itself is recorded as "". */
 static void store_addr(const char *arg, char *out, size_t size)
 {
     char norm[POLICY_ADDR_MAX];
 
-    if (policy_addr_normalize(arg, norm, sizeof norm) != 0)
+    if (policy_addr_normalize(arg, norm, sizeof norm) != 0 ||
+        (!norm[0] && arg && *arg && strcmp(arg, "<>") != 0))
         policy_sanitize(arg, out, size);
     else
         policy_sanitize(norm, out, size);
@@ -273,6 +277,20 @@ static void read_tls(SMFICTX *ctx, conn *c)
     macro(ctx, "{cert_subject}", c->cert_subject, sizeof c->cert_subject);
     macro(ctx, "{cert_issuer}", c->cert_issuer, sizeof c->cert_issuer);
     c->cert_verified = c->cert_subject[0] != '\0';
+}
+
+/* The MTA's reading of an address ({mail_addr}, {rcpt_addr}) names another domain than the
+ * command's argument: both are checked, and this line says so before the two decisions. */
+static void log_two_domains(const char *queue_id, const char *what, const policy_envelope *env)
+{
+    log_line l;
+
+    log_start(&l, queue_id, "envelope");
+    log_field(&l, "address", what);
+    log_field(&l, "mta_domain", env->mta_domain);
+    log_field(&l, "command_domain", env->domain);
+    log_field(&l, "checked", "both");
+    log_end(LOG_INFO, &l);
 }
 
 /* One decision, one line; every value goes through log_field (tlsguard(8), "Log format"). */
@@ -489,6 +507,49 @@ static void learn_tls(conn *c)
     c->learned = 1;
 }
 
+/*
+ * The sender's domain as the MTA will use it (policy_envelope_read: the MAIL argument and
+ * {mail_addr}). Where the two name different domains both are evaluated and the stronger
+ * decision is the message's (keep_stronger). An unreadable address is decided in
+ * check_unreadable().
+ */
+static void eval_sender(SMFICTX *ctx, conn *c, msg_state *m, const char *arg, policy_facts *f)
+{
+    policy_envelope *env = &m->from_env;
+    policy_decision *d;
+
+    policy_envelope_read(arg, smfi_getsymval(ctx, "{mail_addr}"), 0, env);
+    snprintf(m->from_domain, sizeof m->from_domain, "%s", env->domain);
+    f->mail_from_domain = m->from_domain;
+    policy_eval_sender(m->snap->pol, &m->snap->opts, f, &m->sender);
+    log_decision(c, "sender", m->mail_from, &m->sender);
+    if (!env->mta_domain[0])
+        return;
+    d = xmalloc(sizeof *d); /* large: not on a libmilter thread's stack */
+    f->mail_from_domain = env->mta_domain;
+    policy_eval_sender(m->snap->pol, &m->snap->opts, f, d);
+    f->mail_from_domain = m->from_domain;
+    log_two_domains(m->queue_id, "sender", env);
+    log_decision(c, "sender", m->mail_from, d);
+    keep_stronger(m, d);
+    free(d);
+}
+
+/* A sender address whose domain cannot be read: 451 4.1.7 where a from: rule could apply
+ * (policy_eval_unreadable), else recorded as verdict unreadable. */
+static void check_unreadable(conn *c, msg_state *m)
+{
+    policy_decision *d;
+
+    if (m->from_env.readable)
+        return;
+    d = xmalloc(sizeof *d);
+    policy_eval_unreadable(m->snap->pol, &m->snap->opts, 0, &m->from_env, d);
+    log_decision(c, "sender", m->mail_from, d);
+    keep_stronger(m, d);
+    free(d);
+}
+
 static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 {
     conn *c = conn_get(ctx);
@@ -506,15 +567,13 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     recorder_now(m->at, sizeof m->at);
     macro(ctx, "i", m->queue_id, sizeof m->queue_id);
     store_addr(argv[0], m->mail_from, sizeof m->mail_from);
-    if (policy_addr_domain(argv[0], m->from_domain, sizeof m->from_domain) != 0)
-        m->from_domain[0] = '\0';
     read_tls(ctx, c);
     c->messages++;
     facts_of(c, &f);
-    policy_eval_sender(m->snap->pol, &m->snap->opts, &f, &m->sender);
-    log_decision(c, "sender", m->mail_from, &m->sender);
+    eval_sender(ctx, c, m, argv[0], &f);
     check_downgrade(c, m);
     check_auth(ctx, c, m);
+    check_unreadable(c, m);
     queue_session(c, 0);
     if (refuses(&m->sender)) {
         message_end(c, "refused");
@@ -547,11 +606,49 @@ static void eval_rcpt_dane(const snapshot *snap, policy_facts *f, const char *do
     free(df);
 }
 
+/* The rcpt: rules for one domain, with DNS facts when a dane rule asks for them. */
+static void eval_rcpt_domain(const snapshot *snap, policy_facts *f, const char *domain,
+                             policy_decision *d)
+{
+    policy_eval_rcpt(snap->pol, &snap->opts, f, domain, d);
+    if (d->needs_dane)
+        eval_rcpt_dane(snap, f, domain, d);
+}
+
+/*
+ * One recipient's decision: its domain as the MTA will use it (policy_envelope_read: the RCPT
+ * argument and {rcpt_addr}); both domains where they differ, the stronger decision wins; an
+ * unreadable address gets 451 4.1.3 where a rcpt: rule could apply (policy_eval_unreadable).
+ */
+static void eval_rcpt(SMFICTX *ctx, const conn *c, const char *rcpt, const char *arg,
+                      policy_facts *f, policy_decision *d)
+{
+    const snapshot *snap = c->msg.snap;
+    policy_envelope env;
+    policy_decision *d2;
+
+    policy_envelope_read(arg, smfi_getsymval(ctx, "{rcpt_addr}"), 1, &env);
+    if (!env.readable)
+        policy_eval_unreadable(snap->pol, &snap->opts, 1, &env, d);
+    else
+        eval_rcpt_domain(snap, f, env.domain, d);
+    log_decision(c, "rcpt", rcpt, d);
+    if (!env.readable || !env.mta_domain[0])
+        return;
+    d2 = xmalloc(sizeof *d2); /* large: not on a libmilter thread's stack */
+    eval_rcpt_domain(snap, f, env.mta_domain, d2);
+    log_two_domains(c->msg.queue_id, "rcpt", &env);
+    log_decision(c, "rcpt", rcpt, d2);
+    if (policy_decision_stronger(d, d2) == d2)
+        *d = *d2;
+    free(d2);
+}
+
 static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 {
     conn *c = conn_get(ctx);
     msg_state *m = &c->msg;
-    char rcpt[POLICY_ADDR_MAX], domain[POLICY_DOMAIN_MAX], now[24];
+    char rcpt[POLICY_ADDR_MAX], now[24];
     policy_decision d;
     policy_facts f;
     rec *r;
@@ -561,13 +658,8 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
     if (!m->queue_id[0])
         macro(ctx, "i", m->queue_id, sizeof m->queue_id);
     store_addr(argv[0], rcpt, sizeof rcpt);
-    if (policy_addr_domain(argv[0], domain, sizeof domain) != 0)
-        domain[0] = '\0';
     facts_of(c, &f);
-    policy_eval_rcpt(m->snap->pol, &m->snap->opts, &f, domain, &d);
-    if (d.needs_dane)
-        eval_rcpt_dane(m->snap, &f, domain, &d);
-    log_decision(c, "rcpt", rcpt, &d);
+    eval_rcpt(ctx, c, rcpt, argv[0], &f, &d);
     r = rec_new(REC_RCPT);
     r->id = m->id;
     recorder_now(now, sizeof now);

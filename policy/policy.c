@@ -86,6 +86,9 @@ __attribute__((format(printf, 2, 3))) static void perr(parser *ps, const char *f
     va_start(ap, fmt);
     vsnprintf(msg + hlen, (size_t)blen + 1, fmt, ap);
     va_end(ap);
+    for (char *c = msg; *c; c++) /* a selector may hold U-labels: printable messages only */
+        if ((unsigned char)*c >= 0x7f)
+            *c = '?';
     diag_push(ps->diag, msg);
     ps->diag->errors++;
 }
@@ -97,7 +100,7 @@ static const char *const level_names[] = {"none", "may",       "encrypt",    "ve
 static const char *const action_names[] = {"default", "accept",     "reject", "defer",
                                            "tag",     "quarantine", "monitor"};
 static const char *const verdict_names[] = {"none", "pass", "fail", "downgrade",
-                                            "auth-plaintext"};
+                                            "auth-plaintext", "unreadable"};
 static const char *const downgrade_names[] = {"unset", "off", "monitor", "tag", "defer", "reject"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -764,8 +767,11 @@ static void parse_line(parser *ps, const char *s, size_t n, char *buf)
             break;
         }
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0, sel = 1; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        sel = sel && c != ' ' && c != '\t';
+        if (sel && c >= 0x80)
+            continue; /* a selector's U-labels: A-labels after policy_domain_normalize() */
         if ((c < 0x20 && c != '\t') || c >= 0x7f) {
             perr(ps, "invalid character 0x%02x at column %zu", c, i + 1);
             return;

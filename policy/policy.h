@@ -74,7 +74,9 @@ typedef enum policy_verdict {
     POLICY_VERDICT_PASS,          /* a requirement was checked and met */
     POLICY_VERDICT_FAIL,          /* a requirement (or, at level may, a floor) was not met */
     POLICY_VERDICT_DOWNGRADE,     /* a peer that used TLS came without it, or with less */
-    POLICY_VERDICT_AUTH_PLAINTEXT /* SMTP AUTH in a session without TLS */
+    POLICY_VERDICT_AUTH_PLAINTEXT, /* SMTP AUTH in a session without TLS */
+    POLICY_VERDICT_UNREADABLE      /* an envelope address whose domain cannot be read
+                                    * (policy_eval_unreadable) */
 } policy_verdict;
 
 /* What a learned TLS downgrade of the sending peer leads to (rule attribute downgrade=). */
@@ -195,8 +197,8 @@ void policy_eval_rcpt(const policy *p, const policy_opts *opts, const policy_fac
 void policy_eval_auth(const policy_opts *opts, const policy_facts *facts, policy_action action,
                       policy_decision *out);
 
-/* Combines verdicts for the X-TLS-Policy header: fail beats downgrade beats auth-plaintext
- * beats pass beats none. */
+/* Combines verdicts for the X-TLS-Policy header: unreadable beats fail beats downgrade beats
+ * auth-plaintext beats pass beats none. */
 policy_verdict policy_verdict_combine(policy_verdict a, policy_verdict b);
 
 /* Of two decisions about the same message, the one whose action weighs more: reject, then
@@ -226,20 +228,67 @@ int policy_action_from_name(const char *name, policy_action *out);
  * NUL-terminate the output on success.
  */
 
-/* Extracts the domain of an envelope address as sent in MAIL FROM / RCPT TO: strips
- * <>, a source route (@a,@b:), quotes around the local part; lowercases; drops one
- * trailing dot. Writes "" for the null sender "<>". Returns 0, or -1 if the address has no
- * usable domain (e.g. "<postmaster>" gives -1 with "" written) or does not fit. */
+/* What an envelope address (MAIL FROM / RCPT TO argument, or an MTA's {mail_addr} /
+ * {rcpt_addr}) is, read as Postfix and Sendmail read it (the table in addr.c): RFC 822
+ * comments and whitespace dropped, the first <...> taken, a source route (@a,@b:) and a
+ * trailing ';' dropped, the domain after the last '@' outside quotes unquoted, lowercased,
+ * trailing dots dropped, U-labels turned into A-labels (libidn2). A local part without
+ * '@domain' that the MTAs route to a domain anyway ("x@bank.example" quoted, bank.example!x,
+ * x%bank.example) gives that domain. */
+typedef enum policy_addr_kind {
+    POLICY_ADDR_NULL = 0, /* "<>" or "": domain "" */
+    POLICY_ADDR_LOCAL,    /* no domain, e.g. "<postmaster>": domain "" */
+    POLICY_ADDR_DOMAIN,   /* domain written */
+    POLICY_ADDR_LITERAL,  /* an address literal: "[192.0.2.1]", "[ipv6:2001:db8::1]" written */
+    POLICY_ADDR_BAD       /* not an address the MTAs would take: domain "" */
+} policy_addr_kind;
+
+policy_addr_kind policy_addr_read(const char *addr, char *domain, size_t size);
+
+/* policy_addr_read() for callers that need a domain: 0 with the domain (or "" for the null
+ * sender "<>"), -1 with "" for anything else (local part only, literal, unreadable, too
+ * small a buffer). */
 int policy_addr_domain(const char *addr, char *domain, size_t size);
 
 /* Normalises a whole address for storage and logs: as above but keeps the local part as
- * sent (quotes kept) and lowercases only the domain. "<>" gives "". Returns 0 or -1. */
+ * sent (quotes and backslashes kept, comments and whitespace around words dropped) and
+ * normalises only the domain (or a literal, lowercased). "<>" gives "", a local part alone
+ * only "postmaster" (any case). Returns 0 or -1. */
 int policy_addr_normalize(const char *addr, char *out, size_t size);
 
-/* Normalises a domain as written by an operator or an MTA: lowercase, one trailing dot
- * dropped; rejects empty labels, characters outside [a-z0-9-_] in labels, and names over
- * 253 octets. Returns 0 or -1. */
+/* Normalises a domain as written by an operator or an MTA: lowercase, U-labels to
+ * A-labels, one trailing dot dropped; rejects empty labels, characters outside [a-z0-9-_] in
+ * labels, and names over 253 octets. Returns 0 or -1. */
 int policy_domain_normalize(const char *in, char *out, size_t size);
+
+/*
+ * Envelope domains as the MTA uses them (envelope.c).
+ */
+
+/* The domain(s) of one envelope address that rules are matched against. */
+typedef struct policy_envelope {
+    int readable;                       /* 0: fail closed, see policy_eval_unreadable() */
+    char domain[POLICY_DOMAIN_MAX];     /* "" = null sender, or <postmaster> */
+    char mta_domain[POLICY_DOMAIN_MAX]; /* the MTA's own domain where it differs, else "" */
+    char why[128];                      /* readable 0: what could not be read */
+} policy_envelope;
+
+/* Reads the command argument `arg` (argv[0] of MAIL/RCPT) and the MTA's parsed address
+ * `mta_addr` ({mail_addr} / {rcpt_addr}; NULL or "" if the MTA sent none), rcpt = 0 at MAIL,
+ * 1 at RCPT. The MTA's domain is taken where the argument has none (Postfix appends
+ * $myorigin, swaps bang paths); where both have one and they differ (Postfix's percent hack
+ * for local domains, Sendmail's virtusertable), both are kept and the caller evaluates both.
+ * Unreadable: an argument tlsguard cannot parse, an address literal, a local part alone other
+ * than postmaster for which the MTA names no domain, an MTA address with no readable domain,
+ * and "<>" at RCPT. */
+void policy_envelope_read(const char *arg, const char *mta_addr, int rcpt, policy_envelope *out);
+
+/* The decision for an unreadable address: verdict unreadable; action defer with 451 4.1.7
+ * (sender) or 451 4.1.3 (recipient) and the reply "tlsguard cannot read the sender address:
+ * WHY" when the policy has a rule that reads that address (from: for the sender, rcpt: for
+ * a recipient) and mode is not monitor; otherwise action monitor (recorded, not refused). */
+void policy_eval_unreadable(const policy *p, const policy_opts *opts, int rcpt,
+                            const policy_envelope *env, policy_decision *out);
 
 /*
  * TLS facts (tlsfacts.c).

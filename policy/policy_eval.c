@@ -331,6 +331,8 @@ void policy_rules_add(char *rules, size_t size, const char *rule)
 static int verdict_weight(policy_verdict v)
 {
     switch (v) {
+    case POLICY_VERDICT_UNREADABLE:
+        return 5;
     case POLICY_VERDICT_FAIL:
         return 4;
     case POLICY_VERDICT_DOWNGRADE:

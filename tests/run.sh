@@ -17,7 +17,7 @@ fi
 
 packages=(
     cmake make gcc libc6-dev pkg-config
-    libmilter-dev libssl-dev libunbound-dev libsqlite3-dev libpsl-dev
+    libmilter-dev libssl-dev libunbound-dev libsqlite3-dev libpsl-dev libidn2-dev
     sqlite3 postfix swaks openssl ca-certificates e2fsprogs
     libnet-ssleay-perl libio-socket-ssl-perl valgrind
     nsd ldnsutils dns-root-data faketime

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * envelope - which domain an envelope address has as the MTA will use it, and the decision
- * when tlsguard cannot tell (issue 11: an address tlsguard cannot read must never make a
- * from: or rcpt: rule quietly stop applying).
+ * when tlsguard cannot tell: an address tlsguard cannot read must never make a from: or
+ * rcpt: rule quietly stop applying.
  *
  * Two readings are compared: the command argument the MTA hands the milter (argv[0], as the
  * client wrote it) read by addr.c, and the MTA's own parsed address ({mail_addr} at MAIL,
@@ -45,8 +45,13 @@ void policy_envelope_read(const char *arg, const char *mta_addr, int rcpt, polic
     if (mta_addr && *mta_addr && strcmp(mta_addr, "<>") != 0)
         m = policy_addr_read(mta_addr, mta, sizeof mta);
     if (a == POLICY_ADDR_NULL) {
+        /* A null sender by tlsguard's reading must be one by the MTA's too. */
         if (rcpt)
             unreadable(out, "empty recipient address");
+        else if (m == POLICY_ADDR_DOMAIN)
+            snprintf(out->domain, sizeof out->domain, "%s", mta);
+        else if (m == POLICY_ADDR_BAD || m == POLICY_ADDR_LITERAL)
+            unreadable(out, "the MTA's address has no readable domain");
     } else if (a == POLICY_ADDR_BAD) {
         unreadable(out, "address syntax not understood");
     } else if (a == POLICY_ADDR_LITERAL) {

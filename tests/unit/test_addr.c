@@ -214,6 +214,8 @@ static const env_row env_rows[] = {
     {"<>", "<>", 0, 1, "", ""},
     {"<>", NULL, 0, 1, "", ""},
     {"<>", NULL, 1, 0, "", ""},
+    {"<>", "x@bank.example", 0, 1, "bank.example", ""}, /* the MTA's reading is not null */
+    {"<>", "x@[192.0.2.1]", 0, 0, "", ""},
     {"<x@bank.example(unclosed>", "x@bank.example", 0, 0, "", ""},
     {"<x@[192.0.2.1]>", "x@[192.0.2.1]", 1, 0, "", ""},
     {"<x@bank.example>", "x@[192.0.2.1]", 1, 0, "", ""},

@@ -734,6 +734,20 @@ forged_message() {
     } >"$1"
 }
 
+# forged_sent N SUBJECT FROM: sends a forged_message with N copies and prints the delivered
+# file; fails unless it was accepted, no copy survived and the other headers were kept.
+forged_sent() {
+    local f
+    forged_message "$E2E/forged-$1.txt" "$2" "$1"
+    send_mail --from "$3" --to r@y.example --data "$E2E/forged-$1.txt" ||
+        fail "message with $1 forged headers refused"
+    f=$(wait_for_delivery "$2")
+    [ "$(message_headers "$f" | grep -c '^X-Other-[0-9]*: kept-')" = "$1" ] ||
+        fail "$1 forged: other headers lost with the forged ones"
+    message_headers "$f" | grep -i 'forged-' >&2 && fail "$1 forged: a forged copy survived"
+    echo "$f"
+}
+
 # policy_headers FILE: how many headers of the delivered message are named X-TLS-Policy in
 # any case, with or without blanks before the colon.
 policy_headers() {

@@ -20,20 +20,6 @@ expect_header "$f" "none tls=none rule=-" "two forged headers in the input"
 grep -i 'x-tls-policy' "$f" | grep -qi 'forged' && fail "a forged X-TLS-Policy survived"
 pass "forged X-TLS-Policy headers removed"
 
-# forged_sent N SUBJECT FROM: sends a message with N forged copies (forged_message) and prints
-# the delivered file; fails unless the copies were counted, deleted and the rest kept.
-forged_sent() {
-    local f
-    forged_message "$E2E/forged-$1.txt" "$2" "$1"
-    send_mail --from "$3" --to r@y.example --data "$E2E/forged-$1.txt" ||
-        fail "message with $1 forged headers refused"
-    f=$(wait_for_delivery "$2")
-    [ "$(message_headers "$f" | grep -c '^X-Other-[0-9]*: kept-')" = "$1" ] ||
-        fail "$1 forged: other headers lost with the forged ones"
-    message_headers "$f" | grep -i 'forged-' && fail "$1 forged: a forged copy survived"
-    echo "$f"
-}
-
 # Whatever the count and spelling (case, blanks before the colon, empty, folded): all deleted,
 # the other headers kept, tlsguard's own the only one delivered.
 f=$(forged_sent 25 hdr-forged25 forged25@x.example)
@@ -55,6 +41,23 @@ expect_log "101 forged: logged" "refused: more than 100 X-TLS-Policy headers in 
 sql_is "SELECT outcome FROM messages WHERE mail_from = 'forged101@x.example'" "refused" \
     "101 forged: recorded as refused"
 not_delivered hdr-forged101
+
+# The same at the protocol level (milter_client.pl, as Postfix negotiates): the deletions name
+# exactly the copies counted, last first; an MTA that does not let the milter change headers
+# gets 451 when a copy must go, and the message through when none came.
+mc() { perl "$E2E_LIB_DIR/milter_client.pl" -p "$TG_PORT" -t "$(e2e_secs 10)" "$@" | grep '^EOM: '; }
+txn=("connect h 4 1 127.0.0.1" "helo x" "mail <mc@x.example>" "rcpt <r@y.example>")
+got=$(mc "${txn[@]}" "header x-TLS-policy forged" "header Subject s" "header X-TLS-Policy \e" eom)
+[ "$got" = "$(printf 'EOM: m 2 X-TLS-Policy: \nEOM: m 1 X-TLS-Policy: \nEOM: i 0 X-TLS-Policy: none tls=none rule=-\nEOM: c')" ] ||
+    fail "milter protocol, two copies: end of message answered: $got"
+pass "milter protocol: copies 2 and 1 deleted, then tlsguard's header inserted"
+got=$(mc "optneg 6 0x1ef 0x1fffff" "${txn[@]}" "header X-TLS-Policy forged" eom)
+[ "$got" = "EOM: y 451 4.7.0 forged X-TLS-Policy header cannot be removed" ] ||
+    fail "milter protocol, no SMFIF_CHGHDRS: end of message answered: $got"
+got=$(mc "optneg 6 0x1ef 0x1fffff" "${txn[@]}" "header Subject s" eom)
+[ "$got" = "$(printf 'EOM: i 0 X-TLS-Policy: none tls=none rule=-\nEOM: c')" ] ||
+    fail "milter protocol, no SMFIF_CHGHDRS, no copy: end of message answered: $got"
+pass "milter protocol: an MTA that forbids header changes gets 451 only when a copy must go"
 
 send_mail --tls "${forged[@]}" --from tls@bank.example --to r@y.example --header "Subject: hdr-bank" ||
     fail "TLS mail refused"

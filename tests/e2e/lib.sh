@@ -730,7 +730,7 @@ forged_message() {
             esac
             printf 'X-Other-%d: kept-%d\n' "$i" "$i"
         done
-        printf '\nforged headers above\n'
+        printf '\nend-of-%s\n' "$2" # waited for: smtp-sink writes the file as it reads
     } >"$1"
 }
 
@@ -741,7 +741,7 @@ forged_sent() {
     forged_message "$E2E/forged-$1.txt" "$2" "$1"
     send_mail --from "$3" --to r@y.example --data "$E2E/forged-$1.txt" ||
         fail "message with $1 forged headers refused"
-    f=$(wait_for_delivery "$2")
+    f=$(wait_for_delivery "end-of-$2")
     [ "$(message_headers "$f" | grep -c '^X-Other-[0-9]*: kept-')" = "$1" ] ||
         fail "$1 forged: other headers lost with the forged ones"
     message_headers "$f" | grep -i 'forged-' >&2 && fail "$1 forged: a forged copy survived"

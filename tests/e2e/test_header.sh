@@ -22,25 +22,25 @@ pass "forged X-TLS-Policy headers removed"
 
 # Whatever the count and spelling (case, blanks before the colon, empty, folded): all deleted,
 # the other headers kept, tlsguard's own the only one delivered.
-f=$(forged_sent 25 hdr-forged25 forged25@x.example)
+f=$(forged_sent 25 hdr-copies25 forged25@x.example)
 expect_header "$f" "none tls=none rule=-" "25 forged headers, mixed spellings"
 [ "$(policy_headers "$f")" = 1 ] || fail "25 forged: $(policy_headers "$f") X-TLS-Policy delivered"
 pass "25 forged X-TLS-Policy headers removed, the 25 other headers kept"
 
-f=$(forged_sent 100 hdr-forged100 forged100@x.example)
+f=$(forged_sent 100 hdr-copies100 forged100@x.example)
 [ "$(policy_headers "$f")" = 1 ] || fail "100 forged: $(policy_headers "$f") X-TLS-Policy delivered"
 pass "100 forged X-TLS-Policy headers (the limit) removed"
 
 # Above the limit the message is refused: deleting copies one by one costs the MTA a scan of
 # the headers each.
-forged_message "$E2E/forged-101.txt" hdr-forged101 101
+forged_message "$E2E/forged-101.txt" hdr-copies101 101
 send_mail --from forged101@x.example --to r@y.example --data "$E2E/forged-101.txt" &&
     fail "message with 101 forged headers accepted"
 expect_reply 550 "5.7.1 too many X-TLS-Policy headers in the message" "101 forged: refused at end of data"
 expect_log "101 forged: logged" "refused: more than 100 X-TLS-Policy headers in the message"
 sql_is "SELECT outcome FROM messages WHERE mail_from = 'forged101@x.example'" "refused" \
     "101 forged: recorded as refused"
-not_delivered hdr-forged101
+not_delivered hdr-copies101
 
 # The same at the protocol level (milter_client.pl, as Postfix negotiates): the deletions name
 # exactly the copies counted, last first; an MTA that does not let the milter change headers
@@ -83,7 +83,7 @@ send_mail "${forged[@]}" --from forged2@x.example --to r@y.example --header "Sub
     fail "refused"
 f=$(wait_for_delivery hdr-no-forged)
 expect_no_header "$f" "header = no, forged headers in the input"
-f=$(forged_sent 25 hdr-no-forged25 forged25no@x.example)
+f=$(forged_sent 25 hdr-no-copies25 forged25no@x.example)
 [ "$(policy_headers "$f")" = 0 ] || fail "header = no, 25 forged: $(policy_headers "$f") delivered"
 pass "header = no: 25 forged X-TLS-Policy headers removed, none delivered"
 

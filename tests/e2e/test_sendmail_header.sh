@@ -11,22 +11,22 @@ write_policy <<'EOF2'
 EOF2
 start_all_sendmail
 
-f=$(forged_sent 25 sm-hdr-forged25 forged25@x.example)
+f=$(forged_sent 25 sm-copies25 forged25@x.example)
 expect_header "$f" "pass tls=none rule=*" "Sendmail, 25 forged headers, mixed spellings"
 [ "$(policy_headers "$f")" = 1 ] || fail "Sendmail, 25 forged: $(policy_headers "$f") X-TLS-Policy delivered"
 pass "Sendmail: 25 forged X-TLS-Policy headers removed, tlsguard's the only one"
 
-f=$(forged_sent 100 sm-hdr-forged100 forged100@x.example)
+f=$(forged_sent 100 sm-copies100 forged100@x.example)
 [ "$(policy_headers "$f")" = 1 ] || fail "Sendmail, 100 forged: $(policy_headers "$f") X-TLS-Policy delivered"
 pass "Sendmail: 100 forged X-TLS-Policy headers (the limit) removed"
 
-forged_message "$E2E/forged-101.txt" sm-hdr-forged101 101
+forged_message "$E2E/forged-101.txt" sm-copies101 101
 send_mail --from forged101@x.example --to r@y.example --data "$E2E/forged-101.txt" &&
     fail "Sendmail: message with 101 forged headers accepted"
 expect_reply 550 "5.7.1 too many X-TLS-Policy headers in the message" "Sendmail, 101 forged: refused"
 sql_is "SELECT outcome FROM messages WHERE mail_from = 'forged101@x.example'" "refused" \
     "Sendmail, 101 forged: recorded as refused"
-not_delivered sm-hdr-forged101
+not_delivered sm-copies101
 
 info "restarting tlsguard with header = no"
 stop_tlsguard
@@ -34,6 +34,6 @@ stop_tlsguard
 write_conf header=no
 start_tlsguard
 
-f=$(forged_sent 25 sm-hdr-no-forged25 forged25no@x.example)
+f=$(forged_sent 25 sm-no-copies25 forged25no@x.example)
 [ "$(policy_headers "$f")" = 0 ] || fail "Sendmail, header = no: $(policy_headers "$f") X-TLS-Policy delivered"
 pass "Sendmail, header = no: 25 forged X-TLS-Policy headers removed, none delivered"

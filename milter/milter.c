@@ -552,9 +552,9 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 }
 
 /*
- * The header step (negotiated without reply: the MTA sends all headers in one write) only
- * counts X-TLS-Policy, whatever the case of the name; the MTA has already taken blanks
- * before the colon off the name. Both MTAs show a milter the headers that its own
+ * The header step (negotiated without reply: the MTA sends the headers without waiting, Postfix
+ * all of them and the end of message in one write) only counts X-TLS-Policy, whatever the case
+ * of the name; the MTA has already taken blanks before the colon off the name. Both MTAs show a milter the headers that its own
  * smfi_chgheader indexes count: the message's and earlier milters' (Postfix hides only its
  * own Received:, Sendmail only headers it generates).
  */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -25,13 +26,10 @@
 
 #define HEADER_NAME "X-TLS-Policy"
 /*
- * Forged X-TLS-Policy headers removed at end of message. tlsguard negotiates the header step
- * away (one milter command per header line was most of its per-message cost) and so cannot
- * count them: it deletes indexes FORGED_MAX..1 blindly. Deleting an index that does not exist
- * is a no-op for Postfix and Sendmail. More copies than this stay unless header_checks
- * removes them (tlsguard.conf(5)).
+ * Copies of X-TLS-Policy in a message that tlsguard deletes one by one at end of message;
+ * a message with more is refused (each deletion makes the MTA scan the headers again).
  */
-#define FORGED_MAX 10
+#define FORGED_LIMIT 100
 #define RULES_MAX 1024
 #define TLS_MACROS \
     "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} " \
@@ -74,6 +72,7 @@ typedef struct msg_state {
     char rules[RULES_MAX];  /* rule texts that applied, comma-separated */
     int tag, quarantine;
     char why_held[POLICY_REASON_MAX + 16];
+    int forged; /* X-TLS-Policy headers in the message as the MTA showed it (on_header) */
 } msg_state;
 
 /* One SMTP connection, owned by the libmilter context, freed in on_close. */
@@ -411,9 +410,8 @@ static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                              unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
     conn *c = conn_get(ctx);
-    const unsigned long skip =
-        SMFIP_NOHDRS | SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
-    const unsigned long quiet = SMFIP_NR_CONN | SMFIP_NR_HELO;
+    const unsigned long skip = SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+    const unsigned long quiet = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR;
 
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
     *pf1 = f1 & (skip | quiet);
@@ -674,20 +672,63 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
     return SMFIS_CONTINUE;
 }
 
+/*
+ * The header step (negotiated without reply: the MTA sends the headers without waiting, Postfix
+ * all of them and the end of message in one write) only counts X-TLS-Policy, whatever the case
+ * of the name; the MTA has already taken blanks before the colon off the name. Both MTAs show a milter the headers that its own
+ * smfi_chgheader indexes count: the message's and earlier milters' (Postfix hides only its
+ * own Received:, Sendmail only headers it generates).
+ */
+static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
+{
+    conn *c = conn_get(ctx);
+
+    (void)value;
+    if (strcasecmp(name, HEADER_NAME) == 0 && c->msg.forged <= FORGED_LIMIT)
+        c->msg.forged++;
+    return noreply(c, SMFIP_NR_HDR);
+}
+
+/*
+ * A sender must not be able to forge our header: every copy that came in is deleted, whatever
+ * `header` says and even for a message tlsguard has no record of. Deleting the last first keeps
+ * the lower indexes valid in both MTAs. Returns SMFIS_CONTINUE, or the refusal to answer with.
+ */
+static sfsistat strip_forged(SMFICTX *ctx, conn *c)
+{
+    int n = c->msg.forged, i = n;
+    char qid[64];
+
+    c->msg.forged = 0;
+    while (n <= FORGED_LIMIT && i >= 1 && smfi_chgheader(ctx, HEADER_NAME, i, NULL) == MI_SUCCESS)
+        i--;
+    if (n <= FORGED_LIMIT && i == 0)
+        return SMFIS_CONTINUE;
+    if (!macro(ctx, "i", qid, sizeof qid))
+        snprintf(qid, sizeof qid, "NOQUEUE");
+    message_end(c, "refused");
+    if (n > FORGED_LIMIT) {
+        log_msg(LOG_NOTICE, "%s: refused: more than %d %s headers in the message", qid,
+                FORGED_LIMIT, HEADER_NAME);
+        return refuse(ctx, 550, "5.7.1", "too many X-TLS-Policy headers in the message", 1);
+    }
+    log_msg(LOG_ERR, "%s: deferred: the MTA did not let tlsguard delete a forged %s header", qid,
+            HEADER_NAME);
+    return refuse(ctx, 451, "4.7.0", "forged X-TLS-Policy header cannot be removed", 0);
+}
+
 static sfsistat on_eom(SMFICTX *ctx)
 {
     conn *c = conn_get(ctx);
     msg_state *m = &c->msg;
     char value[900], id[LOG_VALUE_MAX];
     policy_facts f;
+    sfsistat r = strip_forged(ctx, c);
 
-    if (!m->active)
-        return SMFIS_CONTINUE;
+    if (r != SMFIS_CONTINUE || !m->active)
+        return r;
     if (!m->queue_id[0])
         macro(ctx, "i", m->queue_id, sizeof m->queue_id);
-    /* A sender must not be able to forge our header: remove what came in, always. */
-    for (int i = FORGED_MAX; i >= 1; i--)
-        smfi_chgheader(ctx, HEADER_NAME, i, NULL);
     if (m->snap->cfg.header || m->tag) {
         facts_of(c, &f);
         policy_header_value(&f, m->verdict, m->rules, value, sizeof value);
@@ -736,6 +777,7 @@ struct smfiDesc milter_desc = {
     .xxfi_helo = on_helo,
     .xxfi_envfrom = on_envfrom,
     .xxfi_envrcpt = on_envrcpt,
+    .xxfi_header = on_header,
     .xxfi_eom = on_eom,
     .xxfi_abort = on_abort,
     .xxfi_close = on_close,

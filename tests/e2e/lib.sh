@@ -712,6 +712,48 @@ expect_no_header() {
     pass "${2:-header}: no X-TLS-Policy header"
 }
 
+# forged_message FILE SUBJECT N: writes a message for swaks --data with N forged X-TLS-Policy
+# headers in every spelling the MTAs accept (any case, blanks before the colon, empty, folded
+# over several lines), each followed by an X-Other-I header that must survive.
+forged_message() {
+    local i
+    {
+        printf 'From: <forged@x.example>\nTo: <r@y.example>\nSubject: %s\n' "$2"
+        for ((i = 1; i <= $3; i++)); do
+            case $((i % 6)) in
+            0) printf 'X-TLS-Policy: pass tls=TLSv1.3 rule=forged-%d\n' "$i" ;;
+            1) printf 'x-tls-policy: pass forged-%d\n' "$i" ;;
+            2) printf 'X-TLS-POLICY: pass\n\ttls=TLSv1.3\n forged-%d\n' "$i" ;;
+            3) printf 'X-Tls-Policy :pass forged-%d\n' "$i" ;;
+            4) printf 'X-TLS-Policy:\n forged-%d\n' "$i" ;;
+            5) printf 'X-TLS-Policy:\n' ;;
+            esac
+            printf 'X-Other-%d: kept-%d\n' "$i" "$i"
+        done
+        printf '\nend-of-%s\n' "$2" # waited for: smtp-sink writes the file as it reads
+    } >"$1"
+}
+
+# forged_sent N SUBJECT FROM: sends a forged_message with N copies and prints the delivered
+# file; fails unless it was accepted, no copy survived and the other headers were kept.
+forged_sent() {
+    local f
+    forged_message "$E2E/forged-$1.txt" "$2" "$1"
+    send_mail --from "$3" --to r@y.example --data "$E2E/forged-$1.txt" ||
+        fail "message with $1 forged headers refused"
+    f=$(wait_for_delivery "end-of-$2")
+    [ "$(message_headers "$f" | grep -c '^X-Other-[0-9]*: kept-')" = "$1" ] ||
+        fail "$1 forged: other headers lost with the forged ones"
+    message_headers "$f" | grep -i 'forged-' >&2 && fail "$1 forged: a forged copy survived"
+    echo "$f"
+}
+
+# policy_headers FILE: how many headers of the delivered message are named X-TLS-Policy in
+# any case, with or without blanks before the colon.
+policy_headers() {
+    message_headers "$1" | grep -ciE '^x-tls-policy[[:blank:]]*:' || true
+}
+
 # held_ids: queue ids in Postfix's hold queue ('!' after the id in postqueue -p).
 held_ids() {
     postqueue -c "$PFDIR/etc" -p 2>/dev/null | sed -n -E 's/^([0-9A-F]+)!.*/\1/p'

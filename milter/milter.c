@@ -697,15 +697,16 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 static sfsistat strip_forged(SMFICTX *ctx, conn *c)
 {
     int n = c->msg.forged, i = n;
-    char qid[64];
+    char raw[64], qid[4 * sizeof raw + 3];
 
     c->msg.forged = 0;
     while (n <= FORGED_LIMIT && i >= 1 && smfi_chgheader(ctx, HEADER_NAME, i, NULL) == MI_SUCCESS)
         i--;
     if (n <= FORGED_LIMIT && i == 0)
         return SMFIS_CONTINUE;
-    if (!macro(ctx, "i", qid, sizeof qid))
-        snprintf(qid, sizeof qid, "NOQUEUE");
+    if (!macro(ctx, "i", raw, sizeof raw))
+        snprintf(raw, sizeof raw, "NOQUEUE");
+    log_quote(raw, qid, sizeof qid);
     message_end(c, "refused");
     if (n > FORGED_LIMIT) {
         log_msg(LOG_NOTICE, "%s: refused: more than %d %s headers in the message", qid,

@@ -242,6 +242,11 @@ static int set_downgrade_min_sessions(tlsg_config *c, const char *v, const char 
     return set_number(&c->downgrade_min_sessions, v, 1, DOWNGRADE_SESSIONS_MAX, why);
 }
 
+static int set_max_sessions(tlsg_config *c, const char *v, const char **why)
+{
+    return set_number(&c->max_sessions, v, 1, 100000, why);
+}
+
 #define DOWNGRADE_WINDOW_MAX (3650L * 86400)
 
 static int set_downgrade_window(tlsg_config *c, const char *v, const char **why)
@@ -282,6 +287,7 @@ static const struct option {
     {"retention_days", set_retention_days, "0 (keep everything)..36500"},
     {"downgrade_min_sessions", set_downgrade_min_sessions, "1..100"},
     {"downgrade_window", set_downgrade_window, "1s..3650d"},
+    {"max_sessions", set_max_sessions, "1..100000"},
 };
 
 static void config_defaults(tlsg_config *c)
@@ -302,6 +308,7 @@ static void config_defaults(tlsg_config *c)
     c->retention_days = 365;
     c->downgrade_min_sessions = 3;
     c->downgrade_window = 30L * 86400;
+    c->max_sessions = 1000;
 }
 
 void config_clear(tlsg_config *c)
@@ -511,6 +518,7 @@ void config_print(const tlsg_config *c, void (*emit)(void *, const char *), void
         downgrade_window_format(c->downgrade_window, w, sizeof w);
         EMIT("downgrade_window = %s", w);
     }
+    EMIT("max_sessions = %ld", c->max_sessions);
 #undef EMIT
 }
 

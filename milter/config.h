@@ -43,6 +43,8 @@ struct tlsg_config {
     long retention_days;     /* 0: keep every record */
     long downgrade_min_sessions; /* TLS sessions that make a peer learned, 1..100 */
     long downgrade_window;       /* seconds they must fall within */
+    /* The daemon's own limits (issue 11). */
+    long max_sessions;           /* concurrent milter sessions served; more are refused at MAIL */
 };
 typedef struct tlsg_config tlsg_config;
 

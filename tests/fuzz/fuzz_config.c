@@ -32,6 +32,7 @@ static void check_ranges(const tlsg_config *c)
     FUZZ_CHECK(c->retention_days >= 0 && c->retention_days <= 36500);
     FUZZ_CHECK(c->downgrade_min_sessions >= 1 && c->downgrade_min_sessions <= 100);
     FUZZ_CHECK(c->downgrade_window >= 1 && c->downgrade_window <= 3650L * 86400);
+    FUZZ_CHECK(c->max_sessions >= 1 && c->max_sessions <= 100000);
     FUZZ_CHECK(c->database[0] == '/');
     FUZZ_CHECK(!c->policy_path || c->policy_path[0] == '/');
 }

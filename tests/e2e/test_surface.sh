@@ -1,0 +1,138 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The daemon's own attack surface (issue 11, section 4), driven over the milter protocol by
+# milter_client.pl:
+#  1. A symbolic link planted at the unix socket's path (to a file the test owns, and dangling)
+#     is not followed: tlsguard refuses to start with a clear error, the target keeps its
+#     mode, owner and content, and nothing is created through the link.
+#  2. A stale socket from an earlier run is replaced; started as root with `user = nobody`, the
+#     socket ends 0660 nobody:nogroup (bound as that user, never chmod/chown'ed by path), the
+#     database 0600 (umask 077); no "running as root" warning.
+#  3. max_sessions = 3: three sessions held open are served, the fourth is refused at MAIL
+#     with 421 4.3.2 and logged; once one of the three closes, a new session is served.
+#  4. Serving as root without `user` logs a warning.
+. "$(dirname "$0")/lib.sh"
+MC=$E2E_LIB_DIR/milter_client.pl
+e2e_init
+write_policy </dev/null
+
+RUN=$E2E/run # the socket's directory, as systemd's RuntimeDirectory: the daemon user's
+install -d -o nobody -g nogroup -m 0750 "$RUN"
+SOCK=$RUN/tlsguard.sock
+UDB=$RUN/tlsguard.db
+
+# serve_once: tlsguard in the foreground (it must refuse to start); status in RC.
+serve_once() {
+    RC=0
+    timeout "$(e2e_secs 20)" "$TLSGUARD" serve -c "$CONF" >"$E2E/once.log" 2>&1 || RC=$?
+    cat "$E2E/once.log" >>"$E2E/tlsguard.log"
+}
+
+# --- 1. links at the socket path
+VICTIM=$E2E/victim
+echo "the test's own file" >"$VICTIM"
+chmod 0604 "$VICTIM"
+before=$(stat -c '%a %U %G %s %Y' "$VICTIM")
+write_conf socket="unix:$SOCK" user=nobody database="$UDB"
+ln -s "$VICTIM" "$SOCK"
+serve_once
+[ "$RC" = 2 ] || fail "a link at the socket path: exit status $RC, want 2 (refused)"
+grep -qF "socket $SOCK: the path exists and is not a socket (a symbolic link); tlsguard does not remove it" "$E2E/once.log" ||
+    fail "a link at the socket path: no clear error: $(cat "$E2E/once.log")"
+[ "$(stat -c '%a %U %G %s %Y' "$VICTIM")" = "$before" ] || fail "the link's target changed: $(stat -c '%a %U %G %s %Y' "$VICTIM"), was $before"
+[ -L "$SOCK" ] && [ "$(readlink "$SOCK")" = "$VICTIM" ] || fail "the planted link was removed or changed"
+pass "a link at the socket path to the test's file: refused with a clear error, the file untouched"
+rm -f "$SOCK"
+ln -s "$E2E/made-through-link" "$SOCK"
+serve_once
+[ "$RC" = 2 ] || fail "a dangling link at the socket path: exit status $RC, want 2"
+[ ! -e "$E2E/made-through-link" ] || fail "something was created through the dangling link"
+pass "a dangling link at the socket path: refused, nothing created through it"
+rm -f "$SOCK"
+
+# --- 2. a stale socket is replaced; mode and owner as documented
+perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Local => $ARGV[0], Listen => 1) or die "$!\n"' "$SOCK" ||
+    fail "cannot make a stale socket"
+[ -S "$SOCK" ] || fail "the stale socket is not there"
+stale_ino=$(stat -c %i "$SOCK")
+write_conf socket="unix:$SOCK" user=nobody database="$UDB" max_sessions=3
+
+# start_unix: tlsguard in the background on the unix socket; waits for "listening on".
+start_unix() {
+    local i
+    : >"$E2E/tlsguard.log"
+    "$TLSGUARD" serve -c "$CONF" >>"$E2E/tlsguard.log" 2>&1 &
+    TG_PID=$!
+    for ((i = 0; i < $(e2e_secs 15) * 10; i++)); do
+        grep -q 'listening on' "$E2E/tlsguard.log" && return 0
+        kill -0 "$TG_PID" 2>/dev/null || fail "tlsguard did not start: $(cat "$E2E/tlsguard.log")"
+        sleep 0.1
+    done
+    fail "tlsguard did not log 'listening on'"
+}
+start_unix
+[ "$(stat -c '%F %a %U %G' "$SOCK")" = "socket 660 nobody nogroup" ] ||
+    fail "socket: $(stat -c '%F %a %U %G' "$SOCK"), want socket 660 nobody nogroup"
+[ "$(stat -c %i "$SOCK")" != "$stale_ino" ] || fail "the stale socket was not replaced"
+pass "the stale socket replaced; the new one is 0660 nobody:nogroup"
+sql_db() { sqlite3 -batch -noheader -cmd '.timeout 5000' "$UDB" "$@"; }
+sql_db 'SELECT 1' >/dev/null || fail "no database at $UDB"
+[ "$(stat -c '%a %U' "$UDB")" = "600 nobody" ] || fail "database: $(stat -c '%a %U' "$UDB"), want 600 nobody (umask 077)"
+pass "the database is 0600 nobody (umask 077)"
+! grep -q "running as root" "$E2E/tlsguard.log" || fail "a 'running as root' warning although user is set"
+pass "no root warning with user set"
+
+# --- 3. max_sessions
+# hold N: a session that connects, passes MAIL and stays open until killed.
+HOLD_PIDS=()
+hold() {
+    perl "$MC" -U "$SOCK" -t "$(e2e_secs 10)" "connect hold$1.example 4 2500 192.0.2.$1" \
+        "helo hold$1.example" "mail <h$1@x.example>" "sleep 600" quit >"$E2E/hold$1.out" 2>&1 &
+    HOLD_PIDS[$1]=$!
+    track_pid $!
+}
+# mail_reply N: one session's reply to MAIL.
+mail_reply() {
+    perl "$MC" -U "$SOCK" -t "$(e2e_secs 10)" "connect new$1.example 4 2600 192.0.2.$((100 + $1))" \
+        "helo new$1.example" "mail <n$1@x.example>" quit 2>&1 | grep '^MAIL: ' || true
+}
+for n in 1 2 3; do
+    hold "$n"
+done
+for n in 1 2 3; do
+    for ((i = 0; i < $(e2e_secs 10) * 10; i++)); do
+        grep -q '^MAIL: ' "$E2E/hold$n.out" && break
+        sleep 0.1
+    done
+    [ "$(grep '^MAIL: ' "$E2E/hold$n.out")" = "MAIL: c" ] || fail "held session $n not served: $(cat "$E2E/hold$n.out")"
+done
+pass "three sessions open at once (max_sessions = 3) are served"
+got=$(mail_reply 4)
+[ "$got" = "MAIL: y 421 4.3.2 tlsguard is busy, try again later" ] || fail "session 4 beyond max_sessions: got '$got'"
+pass "the fourth session is refused at MAIL: $got"
+expect_log "the refusal is logged" "NOQUEUE: session refused: max_sessions=3 reached (1 sessions refused so far)"
+kill "${HOLD_PIDS[1]}"
+wait "${HOLD_PIDS[1]}" 2>/dev/null || true
+for ((i = 0; i < $(e2e_secs 10) * 10; i++)); do
+    got=$(mail_reply 5)
+    [ "$got" = "MAIL: c" ] && break
+    sleep 0.2
+done
+[ "$got" = "MAIL: c" ] || fail "after one session closed, a new one is still refused: '$got'"
+pass "after one of the three closed, a new session is served"
+kill "${HOLD_PIDS[2]}" "${HOLD_PIDS[3]}"
+stop_tlsguard
+[ "$TG_RC" = 0 ] || fail "tlsguard exited with status $TG_RC"
+# tlsguard has exited: every session is recorded, the refused one without a message.
+[ "$(sql_db "SELECT count(*) FROM sessions WHERE helo LIKE 'hold%' OR helo LIKE 'new%'")" -ge 5 ] ||
+    fail "sessions not recorded: $(sql_db 'SELECT id, helo, messages FROM sessions')"
+[ "$(sql_db "SELECT count(*) FROM messages WHERE mail_from = 'n4@x.example'")" = 0 ] ||
+    fail "the refused session's MAIL was recorded as a message"
+pass "sessions recorded; the refused MAIL is not a message"
+
+# --- 4. root without user: a warning
+write_conf
+start_tlsguard
+expect_log "serving as root without user: warned" "running as root: set \`user\` in $CONF"
+stop_tlsguard
+[ "$TG_RC" = 0 ] || fail "tlsguard exited with status $TG_RC"

@@ -61,7 +61,10 @@ Attach Postfix by adding these two lines to /etc/postfix/main.cf
   smtpd_milters = inet:127.0.0.1:8895
   milter_default_action = tempfail
 
-then run "postfix reload". Query what was recorded with
+then run "postfix reload". The TCP socket on 127.0.0.1 is open to every local user, who
+could feed tlsguard fake sessions: fine on a host only you use; otherwise switch to a unix
+socket as contrib/postfix/README.md shows ("Over a unix socket").
+Query what was recorded with
   sqlite3 $db_dir/tlsguard.db 'SELECT * FROM sessions ORDER BY started_at DESC LIMIT 20'
   build/milter/tlsguard stats
 

@@ -182,6 +182,10 @@ static int open_socket(const char *spec, const char *user)
                    : "");
         return -1;
     }
+    if (!path)
+        log_msg(LOG_NOTICE, "socket %s: every local user can connect to a TCP socket and feed "
+                            "tlsguard sessions; a unix socket keeps them out (socket in "
+                            "tlsguard.conf(5))", spec);
     return 0;
 }
 

@@ -54,7 +54,7 @@ rm -f "$SOCK"
 perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Local => $ARGV[0], Listen => 1) or die "$!\n"' "$SOCK" ||
     fail "cannot make a stale socket"
 [ -S "$SOCK" ] || fail "the stale socket is not there"
-stale_ino=$(stat -c %i "$SOCK")
+[ "$(stat -c %U "$SOCK")" = root ] || fail "the stale socket is not root's"
 write_conf socket="unix:$SOCK" user=nobody database="$UDB" max_sessions=3
 
 # start_unix: tlsguard in the background on the unix socket; waits for "listening on".
@@ -73,8 +73,7 @@ start_unix() {
 start_unix
 [ "$(stat -c '%F %a %U %G' "$SOCK")" = "socket 660 nobody nogroup" ] ||
     fail "socket: $(stat -c '%F %a %U %G' "$SOCK"), want socket 660 nobody nogroup"
-[ "$(stat -c %i "$SOCK")" != "$stale_ino" ] || fail "the stale socket was not replaced"
-pass "the stale socket replaced; the new one is 0660 nobody:nogroup"
+pass "the stale socket (root's) replaced; the new one is 0660 nobody:nogroup"
 sql_db() { sqlite3 -batch -noheader -cmd '.timeout 5000' "$UDB" "$@"; }
 sql_db 'SELECT 1' >/dev/null || fail "no database at $UDB"
 [ "$(stat -c '%a %U' "$UDB")" = "600 nobody" ] || fail "database: $(stat -c '%a %U' "$UDB"), want 600 nobody (umask 077)"

@@ -189,16 +189,26 @@ static int open_socket(const char *spec, const char *user)
     return 0;
 }
 
-/* Each session holds one descriptor; the database, the log and the resolver a few more. */
-static void check_fd_limit(long max_sessions)
+/*
+ * Each session holds one descriptor; the database, the log and the resolver a few more.
+ * libmilter polls (no FD_SETSIZE bound), so the soft limit is raised to fit max_sessions
+ * when the hard limit allows; otherwise sessions may fail before the cap: logged.
+ */
+static void fit_fd_limit(long max_sessions)
 {
     struct rlimit rl;
+    rlim_t want = (rlim_t)max_sessions + 64;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        (long long)rl.rlim_cur < (long long)max_sessions + 64)
-        log_msg(LOG_WARNING, "open file limit %llu is below max_sessions=%ld plus 64: sessions "
-                             "may fail before the cap (raise LimitNOFILE or ulimit -n)",
-                (unsigned long long)rl.rlim_cur, max_sessions);
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return;
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want) {
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            return;
+    }
+    log_msg(LOG_WARNING, "open file limit %llu is below max_sessions=%ld plus 64: sessions may "
+                         "fail before the cap (raise LimitNOFILE or ulimit -n)",
+            (unsigned long long)rl.rlim_cur, max_sessions);
 }
 
 /*
@@ -356,7 +366,7 @@ int serve(const char *config_path)
     listen_nodelay();
     if (drop_privileges(s->cfg.user) != 0)
         goto fail;
-    check_fd_limit(s->cfg.max_sessions);
+    fit_fd_limit(s->cfg.max_sessions);
     if (recorder_open(s->cfg.database, err, sizeof err) != 0) {
         log_msg(LOG_ERR, "%s", err);
         goto fail;

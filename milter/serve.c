@@ -29,6 +29,7 @@
 #include "peers.h"
 #include "recorder.h"
 #include "resolver.h"
+#include "sockdir.h"
 
 /*
  * Signals. libmilter's own signal thread stops the milter on SIGHUP, but we want SIGHUP to
@@ -135,19 +136,69 @@ static int clear_stale_socket(const char *path)
 }
 
 /*
+ * The group of a unix socket and of the directory tlsguard creates for it: socket_group;
+ * by default postfix, or, when there is no such group, `user`'s primary group (root's
+ * without `user`), logged. A socket_group that was set and does not exist is an error.
+ */
+static int socket_gid(const tlsg_config *cfg, const struct passwd *pw, gid_t *gid)
+{
+    const char *name = cfg->socket_group ? cfg->socket_group : TLSG_DEFAULT_SOCKET_GROUP;
+    struct group *gr = getgrnam(name);
+
+    if (gr) {
+        *gid = gr->gr_gid;
+        return 0;
+    }
+    if (cfg->socket_group) {
+        log_msg(LOG_ERR, "%s:%u: error: socket_group %s: no such group",
+                cfg->path ? cfg->path : "tlsguard.conf", cfg->socket_group_line, name);
+        return -1;
+    }
+    *gid = pw ? pw->pw_gid : 0;
+    log_msg(LOG_NOTICE, "socket: there is no group %s: the socket and its directory get "
+                        "group %u instead (%s's primary group); set socket_group to the "
+                        "MTA's group", name, (unsigned)*gid, pw ? pw->pw_name : "root");
+    return 0;
+}
+
+/* Not root: tlsguard creates nothing; a missing directory is said plainly. */
+static int socket_dir_exists(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    struct stat st;
+
+    if (!slash || slash == path)
+        return 0;
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    log_msg(LOG_ERR, "socket %s: the directory %s does not exist; tlsguard creates it only "
+                     "when started as root: create it (0750, owned by this user, group of "
+                     "the MTA) or choose another socket",
+            path, dir);
+    return -1;
+}
+
+/*
  * Binds the milter socket. A unix socket gets its mode and owner as bind() creates it,
  * never by chmod/chown on the path (which a user who can write the directory could have
- * replaced by a link in between): under umask 0117 it is 0660, and when started as root
- * with `user`, bind() runs with that user's effective uid and gid, so the socket is theirs.
- * bind() never follows a link at the last component: a link planted after the check makes
- * it fail. The caller's umask and effective ids are restored.
+ * replaced by a link in between): under umask 0117 it is 0660. Started as root, tlsguard
+ * first makes its directory safe (sockdir.h: created 0750 `user`:socket_group when missing),
+ * then bind() runs with the effective gid socket_group and, with `user`, that user's
+ * effective uid, so the socket is `user`:socket_group. bind() never follows a link at the
+ * last component: a link planted after the check makes it fail. The caller's umask and
+ * effective ids are restored.
  */
-static int open_socket(const char *spec, const char *user)
+static int open_socket(const tlsg_config *cfg)
 {
+    const char *spec = cfg->socket, *user = cfg->user;
     const char *path = unix_path(spec);
     struct passwd *pw = NULL;
     uid_t uid = geteuid();
-    gid_t gid = getegid();
+    gid_t gid = getegid(), group = 0;
+    int as_root = path && uid == 0;
+    char err[600];
     mode_t mask;
     int rc;
 
@@ -155,23 +206,30 @@ static int open_socket(const char *spec, const char *user)
         log_msg(LOG_ERR, "cannot listen on %s: bad address", spec);
         return -1;
     }
+    if (as_root && user && !(pw = getpwnam(user))) {
+        log_msg(LOG_ERR, "user %s: no such user", user);
+        return -1;
+    }
+    if (as_root && socket_gid(cfg, pw, &group) != 0)
+        return -1;
+    if (as_root && sockdir_prepare(path, pw ? pw->pw_uid : 0, group, err, sizeof err) != 0) {
+        log_msg(LOG_ERR, "%s", err);
+        return -1;
+    }
+    if (path && !as_root && socket_dir_exists(path) != 0)
+        return -1;
     if (path && clear_stale_socket(path) != 0)
         return -1;
-    if (path && user && uid == 0) {
-        if (!(pw = getpwnam(user))) {
-            log_msg(LOG_ERR, "user %s: no such user", user);
-            return -1;
-        }
-        if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setegid(pw->pw_gid) != 0 ||
-            seteuid(pw->pw_uid) != 0) {
-            log_msg(LOG_ERR, "cannot bind %s as user %s: %s", path, user, strerror(errno));
-            return -1;
-        }
+    if (as_root && ((pw && initgroups(pw->pw_name, pw->pw_gid) != 0) || setegid(group) != 0 ||
+                    (pw && seteuid(pw->pw_uid) != 0))) {
+        log_msg(LOG_ERR, "cannot bind %s as user %s: %s", path, user ? user : "root",
+                strerror(errno));
+        return -1;
     }
     mask = umask(path ? 0117 : 0077);
     rc = smfi_opensocket(0);
     umask(mask);
-    if (pw && (seteuid(uid) != 0 || setegid(gid) != 0)) {
+    if (as_root && (seteuid(uid) != 0 || setegid(gid) != 0)) {
         log_msg(LOG_ERR, "cannot return to root after binding %s: %s", path, strerror(errno));
         return -1;
     }
@@ -361,7 +419,7 @@ int serve(const char *config_path)
         log_msg(LOG_ERR, "libmilter refused the filter description");
         goto fail;
     }
-    if (open_socket(s->cfg.socket, s->cfg.user) != 0)
+    if (open_socket(&s->cfg) != 0)
         goto fail;
     listen_nodelay();
     if (drop_privileges(s->cfg.user) != 0)

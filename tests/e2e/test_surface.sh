@@ -6,11 +6,18 @@
 #     is not followed: tlsguard refuses to start with a clear error, the target keeps its
 #     mode, owner and content, and nothing is created through the link.
 #  2. A stale socket from an earlier run is replaced; started as root with `user = nobody`, the
-#     socket ends 0660 nobody:nogroup (bound as that user, never chmod/chown'ed by path), the
+#     socket ends 0660 nobody:postfix (socket_group's default) (bound as that user, never chmod/chown'ed by path), the
 #     database 0600 (umask 077); no "running as root" warning.
 #  3. max_sessions = 3: three sessions held open are served, the fourth is refused at MAIL
 #     with 421 4.3.2 and logged; once one of the three closes, a new session is served.
 #  4. Serving as root without `user` logs a warning.
+#  5. The built-in socket's setup (unix:/var/spool/postfix/tlsguard/tlsguard.sock), exercised
+#     under $E2E/spool/postfix so that the machine's own spool is not touched: started as root,
+#     tlsguard creates the missing directories (parents root:root 0755, its own nobody:postfix
+#     0750), binds the socket 0660 nobody:postfix; a local user outside group postfix cannot
+#     connect, one in it can; a real Postfix delivers through it. Refused: a symbolic link on
+#     the path, a directory writable by others, a missing socket_group set explicitly
+#     (file:line), and, not root, a missing directory (clear error, nothing created).
 . "$(dirname "$0")/lib.sh"
 MC=$E2E_LIB_DIR/milter_client.pl
 e2e_init
@@ -71,9 +78,9 @@ start_unix() {
     fail "tlsguard did not log 'listening on'"
 }
 start_unix
-[ "$(stat -c '%F %a %U %G' "$SOCK")" = "socket 660 nobody nogroup" ] ||
-    fail "socket: $(stat -c '%F %a %U %G' "$SOCK"), want socket 660 nobody nogroup"
-pass "the stale socket (root's) replaced; the new one is 0660 nobody:nogroup"
+[ "$(stat -c '%F %a %U %G' "$SOCK")" = "socket 660 nobody postfix" ] ||
+    fail "socket: $(stat -c '%F %a %U %G' "$SOCK"), want socket 660 nobody postfix"
+pass "the stale socket (root's) replaced; the new one is 0660 nobody:postfix"
 sql_db() { sqlite3 -batch -noheader -cmd '.timeout 5000' "$UDB" "$@"; }
 sql_db 'SELECT 1' >/dev/null || fail "no database at $UDB"
 [ "$(stat -c '%a %U' "$UDB")" = "600 nobody" ] || fail "database: $(stat -c '%a %U' "$UDB"), want 600 nobody (umask 077)"
@@ -135,3 +142,77 @@ start_tlsguard
 expect_log "serving as root without user: warned" "running as root: set \`user\` in $CONF"
 stop_tlsguard
 [ "$TG_RC" = 0 ] || fail "tlsguard exited with status $TG_RC"
+
+# --- 5. the built-in socket's directory and who may connect
+SPOOL=$E2E/spool/postfix # stands for /var/spool/postfix: the same code creates both
+SOCK=$SPOOL/tlsguard/tlsguard.sock
+install -d -o nobody -g nogroup -m 0700 "$E2E/db"
+DB=$E2E/db/tlsguard.db
+write_conf socket="unix:$SOCK" user=nobody database="$DB"
+[ ! -e "$E2E/spool" ] || fail "$E2E/spool exists before the test"
+start_unix
+for d in "$E2E/spool 755 root root" "$SPOOL 755 root root" "$SPOOL/tlsguard 750 nobody postfix"; do
+    set -- $d
+    [ "$(stat -c '%F %a %U %G' "$1")" = "directory $2 $3 $4" ] ||
+        fail "$1: $(stat -c '%F %a %U %G' "$1"), want directory $2 $3 $4"
+done
+pass "missing directories created: spool, spool/postfix root:root 0755, spool/postfix/tlsguard nobody:postfix 0750"
+[ "$(stat -c '%F %a %U %G' "$SOCK")" = "socket 660 nobody postfix" ] ||
+    fail "socket: $(stat -c '%F %a %U %G' "$SOCK"), want socket 660 nobody postfix"
+pass "socket 0660 nobody:postfix"
+# can_connect UID [GROUPS]: whether that user (group 23456, supplementary GROUPS) can connect.
+can_connect() {
+    local g=(--clear-groups)
+    [ -z "${2:-}" ] || g=(--groups "$2")
+    setpriv --reuid "$1" --regid 23456 "${g[@]}" \
+        perl -MIO::Socket::UNIX -e 'exit(IO::Socket::UNIX->new(Peer => $ARGV[0]) ? 0 : 3)' "$SOCK"
+}
+rc=0
+can_connect 23456 || rc=$?
+[ "$rc" = 3 ] || fail "a local user outside group postfix: connect exit $rc, want 3 (refused)"
+pass "a local user (uid 23456) outside group postfix cannot connect"
+can_connect 23456 "$(getent group postfix | cut -d: -f3)" ||
+    fail "a local user in group postfix cannot connect: the refusal above proves nothing"
+pass "the same user in group postfix can connect"
+start_postfix --no-milter "smtpd_milters = unix:$SOCK"
+send_mail --from a@x.example --to b@y.example || fail "a message through the unix socket was refused"
+expect_reply 250 "Ok: queued as" "a message through the unix socket: 250 queued"
+sql_is "SELECT count(*) FROM messages WHERE mail_from = 'a@x.example'" 1 \
+    "Postfix (smtpd_milters = unix:$SOCK, not chrooted) delivered through the socket; recorded"
+stop_tlsguard
+[ "$TG_RC" = 0 ] || fail "tlsguard exited with status $TG_RC"
+
+# The same start refuses unsafe directories, with a clear error (exit status 2).
+chmod 0770 "$SPOOL/tlsguard"
+serve_once
+[ "$RC" = 2 ] && grep -qF "socket directory: $SPOOL/tlsguard (mode 0770, uid 65534) must be owned by root or tlsguard's user and writable by its owner only" "$E2E/once.log" ||
+    fail "a group-writable socket directory: exit $RC: $(cat "$E2E/once.log")"
+pass "a socket directory writable by its group: refused"
+chmod 0750 "$SPOOL/tlsguard"
+mv "$E2E/spool" "$E2E/spool.real"
+ln -s spool.real "$E2E/spool"
+serve_once
+[ "$RC" = 2 ] && grep -qF "socket directory: $E2E/spool is a symbolic link; tlsguard follows no link" "$E2E/once.log" ||
+    fail "a link on the socket path: exit $RC: $(cat "$E2E/once.log")"
+pass "a symbolic link on the socket's path: refused"
+rm "$E2E/spool"
+mv "$E2E/spool.real" "$E2E/spool"
+write_conf socket="unix:$SOCK" user=nobody database="$DB" socket_group=no-such-group
+line=$(grep -n '^socket_group' "$CONF" | cut -d: -f1)
+serve_once
+[ "$RC" = 2 ] && grep -qF "$CONF:$line: error: socket_group no-such-group: no such group" "$E2E/once.log" ||
+    fail "socket_group of a missing group: exit $RC: $(cat "$E2E/once.log")"
+out=$("$TLSGUARD" check -c "$CONF" 2>&1) && fail "check accepts a missing socket_group: $out"
+grep -qF "$CONF:$line: error: socket_group no-such-group: no such group" <<<"$out" ||
+    fail "check: no file:line error for the missing socket_group: $out"
+pass "socket_group naming a missing group: serve and check refuse it with file:line"
+# Not root: nothing is created.
+rm -rf "$E2E/spool"
+write_conf socket="unix:$SOCK" database="$DB"
+chmod 0644 "$CONF" "$POLICY"
+RC=0
+setpriv --reuid nobody --regid nogroup --clear-groups "$TLSGUARD" serve -c "$CONF" >"$E2E/once.log" 2>&1 || RC=$?
+[ "$RC" = 2 ] && grep -qF "socket $SOCK: the directory $SPOOL/tlsguard does not exist; tlsguard creates it only when started as root" "$E2E/once.log" ||
+    fail "not root, missing directory: exit $RC: $(cat "$E2E/once.log")"
+[ ! -e "$E2E/spool" ] || fail "not root, tlsguard created $E2E/spool"
+pass "not root: a missing socket directory is a clear error, nothing created"

@@ -216,3 +216,19 @@ setpriv --reuid nobody --regid nogroup --clear-groups "$TLSGUARD" serve -c "$CON
     fail "not root, missing directory: exit $RC: $(cat "$E2E/once.log")"
 [ ! -e "$E2E/spool" ] || fail "not root, tlsguard created $E2E/spool"
 pass "not root: a missing socket directory is a clear error, nothing created"
+# Not root, as the systemd unit runs it: in a set-group-ID directory 2750 nobody:postfix (what
+# tlsguard.tmpfiles creates), the socket gets group postfix.
+install -d -m 0755 "$E2E/spool" "$SPOOL"
+install -d -o nobody -g postfix -m 2750 "$SPOOL/tlsguard"
+setpriv --reuid nobody --regid nogroup --clear-groups "$TLSGUARD" serve -c "$CONF" >>"$E2E/tlsguard.log" 2>&1 &
+TG_PID=$!
+for ((i = 0; i < $(e2e_secs 15) * 10; i++)); do
+    [ -S "$SOCK" ] && break
+    kill -0 "$TG_PID" 2>/dev/null || fail "tlsguard (not root) did not start: $(tail -n 5 "$E2E/tlsguard.log")"
+    sleep 0.1
+done
+[ "$(stat -c '%F %a %U %G' "$SOCK")" = "socket 660 nobody postfix" ] ||
+    fail "not root, set-group-ID directory: socket $(stat -c '%F %a %U %G' "$SOCK"), want socket 660 nobody postfix"
+pass "not root, in a set-group-ID directory nobody:postfix: the socket is 0660 nobody:postfix"
+stop_tlsguard
+[ "$TG_RC" = 0 ] || fail "tlsguard (not root) exited with status $TG_RC"

@@ -318,7 +318,7 @@ static int restart_only_changed(const tlsg_config *a, const tlsg_config *b)
     return differ(a->dns_trust_anchor, b->dns_trust_anchor) ||
            differ(a->dns_forwarder, b->dns_forwarder) ||
            differ(a->dns_unbound_conf, b->dns_unbound_conf) || a->dns_cache_max != b->dns_cache_max ||
-           a->db_queue_max != b->db_queue_max;
+           a->db_queue_max != b->db_queue_max || differ(a->socket_group, b->socket_group);
 }
 
 static void reload(const char *path)
@@ -335,8 +335,8 @@ static void reload(const char *path)
         if (strcmp(s->cfg.socket, old->cfg.socket) || strcmp(s->cfg.database, old->cfg.database) ||
             differ(s->cfg.user, old->cfg.user) ||
             s->cfg.log_stderr != old->cfg.log_stderr || restart_only_changed(&s->cfg, &old->cfg))
-            log_msg(LOG_WARNING, "reload: socket, database, user, log, db_queue_max and dns_* "
-                                 "settings (but dns_timeout) take effect at restart");
+            log_msg(LOG_WARNING, "reload: socket, socket_group, database, user, log, db_queue_max "
+                                 "and dns_* settings (but dns_timeout) take effect at restart");
         log_set_level(s->cfg.log_level);
         recorder_set_retention(s->cfg.retention_days);
         log_msg(LOG_INFO, "reload: configuration %s and policy %s loaded (%zu rules)",

@@ -14,13 +14,7 @@ SOCK=$E2E/spool/postfix/tlsguard/tlsguard.sock
 install -d -o nobody -g nogroup -m 0700 "$E2E/db"
 DB=$E2E/db/tlsguard.db
 write_conf socket="unix:$SOCK" user=nobody database="$DB"
-"$TLSGUARD" serve -c "$CONF" >>"$E2E/tlsguard.log" 2>&1 &
-TG_PID=$!
-for ((i = 0; i < $(e2e_secs 15) * 10; i++)); do
-    grep -q 'listening on' "$E2E/tlsguard.log" && break
-    kill -0 "$TG_PID" 2>/dev/null || fail "tlsguard did not start: $(cat "$E2E/tlsguard.log")"
-    sleep 0.1
-done
+start_tlsguard_unix
 [ "$(stat -c '%F %a %U %G' "$SOCK")" = "socket 660 nobody postfix" ] ||
     fail "socket: $(stat -c '%F %a %U %G' "$SOCK"), want socket 660 nobody postfix"
 pass "tlsguard created its directory and listens on $SOCK (0660 nobody:postfix)"

@@ -64,18 +64,10 @@ perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Local => $ARGV[0], Listen => 1
 [ "$(stat -c %U "$SOCK")" = root ] || fail "the stale socket is not root's"
 write_conf socket="unix:$SOCK" user=nobody database="$UDB" max_sessions=3
 
-# start_unix: tlsguard in the background on the unix socket; waits for "listening on".
+# start_unix: tlsguard in the background on the unix socket, a fresh log.
 start_unix() {
-    local i
     : >"$E2E/tlsguard.log"
-    "$TLSGUARD" serve -c "$CONF" >>"$E2E/tlsguard.log" 2>&1 &
-    TG_PID=$!
-    for ((i = 0; i < $(e2e_secs 15) * 10; i++)); do
-        grep -q 'listening on' "$E2E/tlsguard.log" && return 0
-        kill -0 "$TG_PID" 2>/dev/null || fail "tlsguard did not start: $(cat "$E2E/tlsguard.log")"
-        sleep 0.1
-    done
-    fail "tlsguard did not log 'listening on'"
+    start_tlsguard_unix
 }
 start_unix
 [ "$(stat -c '%F %a %U %G' "$SOCK")" = "socket 660 nobody postfix" ] ||
@@ -221,13 +213,7 @@ pass "not root: a missing socket directory is a clear error, nothing created"
 # tlsguard.tmpfiles creates), the socket gets group postfix.
 install -d -m 0755 "$E2E/spool" "$SPOOL"
 install -d -o nobody -g postfix -m 2750 "$SPOOL/tlsguard"
-setpriv --reuid nobody --regid nogroup --clear-groups "$TLSGUARD_REAL" serve -c "$CONF" >>"$E2E/tlsguard.log" 2>&1 &
-TG_PID=$!
-for ((i = 0; i < $(e2e_secs 15) * 10; i++)); do
-    [ -S "$SOCK" ] && break
-    kill -0 "$TG_PID" 2>/dev/null || fail "tlsguard (not root) did not start: $(tail -n 5 "$E2E/tlsguard.log")"
-    sleep 0.1
-done
+start_tlsguard_unix setpriv --reuid nobody --regid nogroup --clear-groups "$TLSGUARD_REAL"
 [ "$(stat -c '%F %a %U %G' "$SOCK")" = "socket 660 nobody postfix" ] ||
     fail "not root, set-group-ID directory: socket $(stat -c '%F %a %U %G' "$SOCK"), want socket 660 nobody postfix"
 pass "not root, in a set-group-ID directory nobody:postfix: the socket is 0660 nobody:postfix"

@@ -8,7 +8,8 @@
 #
 # It installs the build dependencies, builds into build/, creates /var/lib/tlsguard and then
 # replaces itself with `build/milter/tlsguard serve` in the foreground (stop it with Ctrl-C).
-# With no configuration file tlsguard listens on inet:8895@127.0.0.1, writes
+# With no configuration file tlsguard listens on
+# unix:/var/spool/postfix/tlsguard/tlsguard.sock (creating the directory, group postfix), writes
 # /var/lib/tlsguard/tlsguard.db and runs the built-in policy: it records every session and
 # refuses nothing.
 #
@@ -48,7 +49,9 @@ build/milter/tlsguard check
 cat <<MSG
 
 tlsguard is ready. On its built-in defaults it
-  listens on        inet:8895@127.0.0.1  (libmilter syntax; Postfix writes inet:127.0.0.1:8895)
+  listens on        unix:/var/spool/postfix/tlsguard/tlsguard.sock
+                    (0660 in a directory 0750, group postfix, both created at start:
+                    only root and the postfix group can connect)
   writes            $db_dir/tlsguard.db
   applies           the built-in policy: records every session, refuses nothing
   logs to           syslog, facility mail: journalctl -t tlsguard, or /var/log/mail.log
@@ -58,10 +61,14 @@ tlsguard is ready. On its built-in defaults it
 Attach Postfix by adding these two lines to /etc/postfix/main.cf
 (if smtpd_milters already lists other milters, add tlsguard to that list):
 
-  smtpd_milters = inet:127.0.0.1:8895
+  smtpd_milters = unix:/tlsguard/tlsguard.sock
   milter_default_action = tempfail
 
-then run "postfix reload". Query what was recorded with
+(that is the socket as Debian's chrooted smtpd sees it; if smtpd is not chrooted, the
+"chroot" column of master.cf is n, write unix:/var/spool/postfix/tlsguard/tlsguard.sock)
+then run "postfix reload". For Sendmail, add to /etc/mail/sendmail.mc (contrib/sendmail/):
+  INPUT_MAIL_FILTER(\`tlsguard', \`S=local:/var/spool/postfix/tlsguard/tlsguard.sock, F=T, T=C:30s;S:10s;R:30s;E:5m')dnl
+Query what was recorded with
   sqlite3 $db_dir/tlsguard.db 'SELECT * FROM sessions ORDER BY started_at DESC LIMIT 20'
   build/milter/tlsguard stats
 

@@ -123,6 +123,9 @@ check "tlsguard check: configuration OK" grep -q 'configuration OK' <<<"$out"
 check "tlsguard check: built-in policy, no rules" grep -Eq '^policy = \(built-in' <<<"$out"
 check "the trust anchor of dns-root-data is there" test -s "$root/usr/share/dns/root.key"
 check "unit installed" test -f "$root/lib/systemd/system/tlsguard.service"
+check "tmpfiles.d entry for the socket directory installed" grep -qs \
+    '^d /var/spool/postfix/tlsguard 2750 tlsguard postfix' "$root/usr/lib/tmpfiles.d/tlsguard.conf" \
+    "$root/lib/tmpfiles.d/tlsguard.conf"
 check "unit enabled (multi-user.target.wants)" \
     test -L "$root/etc/systemd/system/multi-user.target.wants/tlsguard.service"
 check "unit runs tlsguard serve -c /etc/tlsguard/tlsguard.conf" grep -q \
@@ -154,7 +157,7 @@ boot_checks() {
         sqlite3 iproute2 >"$work/boot-install.log" 2>&1 ||
         { tail -n 30 "$work/boot-install.log"; die "installing systemd and postfix failed"; }
     in_root postconf -e inet_protocols=ipv4 inet_interfaces=loopback-only \
-        'smtpd_milters = inet:127.0.0.1:8895' 'milter_default_action = tempfail'
+        'smtpd_milters = unix:/tlsguard/tlsguard.sock' 'milter_default_action = tempfail'
     rm -f "$root/usr/sbin/policy-rc.d"
     umount -l "$root/proc"
     # --keep-unit and --register=no: no systemd or machined needed on the host.
@@ -180,7 +183,14 @@ boot_checks() {
     st=$(in_ct awk '/^(Uid|CapEff|NoNewPrivs|Seccomp):/ { printf "%s%s ", $1, $2 }' "/proc/$pid/status")
     check "it runs as tlsguard, no capabilities, no_new_privs, seccomp ($st)" \
         test "$st" = "Uid:$(in_ct id -u tlsguard) CapEff:0000000000000000 NoNewPrivs:1 Seccomp:2 "
-    check "it listens on 127.0.0.1:8895" grep -q 'tlsguard' <(in_ct ss -Hltnp 'sport = 8895')
+    # The built-in socket inside Postfix's chroot: its directory made at boot by tlsguard.tmpfiles
+    # (Postfix, and so the postfix group, came after the package), the socket group postfix.
+    st=$(in_ct stat -c '%a %U %G' /var/spool/postfix/tlsguard 2>&1 || true)
+    check "socket directory /var/spool/postfix/tlsguard 2750 tlsguard postfix ($st)" \
+        test "$st" = "2750 tlsguard postfix"
+    st=$(in_ct stat -c '%F %a %U %G' /var/spool/postfix/tlsguard/tlsguard.sock 2>&1 || true)
+    check "it listens on the built-in socket, 0660 tlsguard:postfix ($st)" \
+        test "$st" = "socket 660 tlsguard postfix"
     out=$(in_ct swaks --server 127.0.0.1 --to root@localhost --from a@plain.example 2>&1 || true)
     check "Postfix accepts a message with tlsguard attached" grep -q '250 2.0.0 Ok: queued' <<<"$out"
     sleep 2

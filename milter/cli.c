@@ -3,6 +3,7 @@
 
 /* System. */
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,22 @@ static void warn_fingerprint(const snapshot *s)
     }
 }
 
+/* The group a unix socket gets when tlsguard starts as root (serve.c's socket_gid()). */
+static int check_socket_group(const tlsg_config *cfg)
+{
+    const char *name = cfg->socket_group ? cfg->socket_group : TLSG_DEFAULT_SOCKET_GROUP;
+
+    if (getgrnam(name))
+        return 0;
+    if (cfg->socket_group) {
+        fprintf(stderr, "%s:%u: error: socket_group %s: no such group\n", cfg->path,
+                cfg->socket_group_line, name);
+        return -1;
+    }
+    printf("# note: there is no group %s here: a unix socket gets user's primary group\n", name);
+    return 0;
+}
+
 /* Pruned sessions are forgotten peers: the history a restart reloads is cut at retention. */
 static void check_retention(const tlsg_config *cfg)
 {
@@ -142,7 +159,7 @@ int cli_check(int argc, char **argv)
     }
     warn_fingerprint(s);
     check_retention(&s->cfg);
-    if (check_resolver(s) != 0) {
+    if (check_socket_group(&s->cfg) != 0 || check_resolver(s) != 0) {
         snapshot_release(s);
         return 1;
     }

@@ -242,6 +242,20 @@ static int set_downgrade_min_sessions(tlsg_config *c, const char *v, const char 
     return set_number(&c->downgrade_min_sessions, v, 1, DOWNGRADE_SESSIONS_MAX, why);
 }
 
+static int set_max_sessions(tlsg_config *c, const char *v, const char **why)
+{
+    return set_number(&c->max_sessions, v, 1, 100000, why);
+}
+
+static int set_socket_group(tlsg_config *c, const char *v, const char **why)
+{
+    if (!v[0] || strlen(v) > 64 || strpbrk(v, ": /")) {
+        *why = "expected a group name";
+        return -1;
+    }
+    return set_str(&c->socket_group, v);
+}
+
 #define DOWNGRADE_WINDOW_MAX (3650L * 86400)
 
 static int set_downgrade_window(tlsg_config *c, const char *v, const char **why)
@@ -290,6 +304,8 @@ static const struct option {
     {"downgrade_min_sessions", set_downgrade_min_sessions, "1..100"},
     {"downgrade_window", set_downgrade_window, "1s..3650d"},
     {"peers_max", set_peers_max, "100..100000000"},
+    {"max_sessions", set_max_sessions, "1..100000"},
+    {"socket_group", set_socket_group, "group name"},
 };
 
 static void config_defaults(tlsg_config *c)
@@ -311,6 +327,7 @@ static void config_defaults(tlsg_config *c)
     c->downgrade_min_sessions = 3;
     c->downgrade_window = 30L * 86400;
     c->peers_max = 100000;
+    c->max_sessions = 1000;
 }
 
 void config_clear(tlsg_config *c)
@@ -323,6 +340,7 @@ void config_clear(tlsg_config *c)
     free(c->dns_trust_anchor);
     free(c->dns_forwarder);
     free(c->dns_unbound_conf);
+    free(c->socket_group);
     memset(c, 0, sizeof *c);
 }
 
@@ -460,6 +478,9 @@ int config_parse_text(const char *text, size_t len, const char *name, tlsg_confi
         line[n] = '\0';
         parse_line(out, line, name, lineno, seen, diag);
     }
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+        if (options[i].set == set_socket_group)
+            out->socket_group_line = seen[i];
     if (diag->errors > before) {
         config_clear(out);
         return -1;
@@ -521,6 +542,8 @@ void config_print(const tlsg_config *c, void (*emit)(void *, const char *), void
         EMIT("downgrade_window = %s", w);
     }
     EMIT("peers_max = %ld", c->peers_max);
+    EMIT("max_sessions = %ld", c->max_sessions);
+    EMIT("socket_group = %s", c->socket_group ? c->socket_group : TLSG_DEFAULT_SOCKET_GROUP);
 #undef EMIT
 }
 

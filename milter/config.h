@@ -43,12 +43,18 @@ struct tlsg_config {
     long retention_days;     /* 0: keep every record */
     long downgrade_min_sessions; /* TLS sessions that make a peer learned, 1..100 */
     long downgrade_window;       /* seconds they must fall within */
-    /* Bounded memory (issue 11). */
+    /* Bounded memory. */
     long peers_max;              /* peers whose TLS history is kept in memory */
+    /* The daemon's own limits. */
+    long max_sessions;           /* concurrent milter sessions served; more are refused at MAIL */
+    char *socket_group;          /* NULL: TLSG_DEFAULT_SOCKET_GROUP, or the user's group */
+    unsigned socket_group_line;  /* its line in path; 0: not set */
 };
 typedef struct tlsg_config tlsg_config;
 
-#define TLSG_DEFAULT_SOCKET "inet:8895@127.0.0.1"
+/* Where Debian's chrooted Postfix smtpd can reach it (as unix:/tlsguard/tlsguard.sock). */
+#define TLSG_DEFAULT_SOCKET "unix:/var/spool/postfix/tlsguard/tlsguard.sock"
+#define TLSG_DEFAULT_SOCKET_GROUP "postfix"
 #define TLSG_DEFAULT_DATABASE "/var/lib/tlsguard/tlsguard.db"
 #define TLSG_DEFAULT_TRUST_ANCHOR "/usr/share/dns/root.key" /* Debian's dns-root-data */
 

@@ -79,7 +79,8 @@ typedef struct msg_state {
 typedef struct conn {
     unsigned long noreply; /* SMFIP_NR_* steps negotiated */
     int connected;
-    int late;              /* connected while draining: refused at MAIL */
+    const char *late;      /* not NULL: refused at MAIL with 421 4.3.2 and this text
+                              (connected while draining, or beyond max_sessions) */
     int64_t session_id;
     char started_at[24];
     char client_addr[INET6_ADDRSTRLEN];
@@ -99,8 +100,13 @@ typedef struct conn {
     msg_state msg;
 } conn;
 
-static atomic_int active_sessions; /* sessions that connected before draining began */
+static atomic_int active_sessions; /* sessions served: connected before draining, within
+                                      max_sessions */
 static atomic_int draining;
+static atomic_ulong over_cap; /* sessions refused for max_sessions, for the log */
+
+#define LATE_DRAINING "tlsguard is shutting down, try again later"
+#define LATE_OVER_CAP "tlsguard is busy, try again later"
 
 int milter_active_sessions(void)
 {
@@ -110,6 +116,44 @@ int milter_active_sessions(void)
 void milter_drain(void)
 {
     atomic_store(&draining, 1);
+}
+
+/*
+ * Takes a slot among the max_sessions served. libmilter cannot refuse a connection at
+ * accept and the MTA negotiates connect without a reply, so a session beyond the cap is
+ * refused at MAIL (as one that connects while draining). Logged: 1st, 2nd, 4th, ... and
+ * every 1000th refusal, so that a flood of connections cannot flood the log.
+ */
+static void session_admit(conn *c)
+{
+    snapshot *s = snapshot_current();
+    long max = s ? s->cfg.max_sessions : 1;
+    unsigned long n;
+
+    s = snapshot_release(s);
+    if (atomic_load(&draining)) {
+        c->late = LATE_DRAINING;
+        return;
+    }
+    if (atomic_fetch_add(&active_sessions, 1) < max)
+        return;
+    atomic_fetch_sub(&active_sessions, 1);
+    c->late = LATE_OVER_CAP;
+    n = atomic_fetch_add(&over_cap, 1) + 1;
+    if ((n & (n - 1)) == 0 || n % 1000 == 0)
+        log_msg(LOG_WARNING, "NOQUEUE: session refused: max_sessions=%ld reached "
+                             "(%lu sessions refused so far)", max, n);
+}
+
+void milter_close_quiet(SMFICTX *ctx)
+{
+    conn *c = smfi_getpriv(ctx);
+
+    if (!c)
+        return;
+    snapshot_release(c->msg.snap);
+    smfi_setpriv(ctx, NULL);
+    free(c);
 }
 
 /* Copies a macro, sanitised and bounded; returns 1 if present and non-empty. */
@@ -432,10 +476,7 @@ static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
     char resolve[16];
 
     c->connected = 1;
-    if (atomic_load(&draining))
-        c->late = 1;
-    else
-        atomic_fetch_add(&active_sessions, 1);
+    session_admit(c);
     c->session_id = recorder_next_session_id();
     recorder_now(c->started_at, sizeof c->started_at);
     policy_sanitize(hostname, c->client_name, sizeof c->client_name);
@@ -557,7 +598,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 
     message_end(c, "aborted");
     if (c->late) /* connect cannot be answered: it is negotiated without reply */
-        return refuse(ctx, 421, "4.3.2", "tlsguard is shutting down, try again later", 0);
+        return refuse(ctx, 421, "4.3.2", c->late, 0);
     memset(m, 0, sizeof *m);
     m->active = 1;
     m->snap = snapshot_current();

@@ -13,10 +13,14 @@
 
 extern struct smfiDesc milter_desc;
 
-/* Connections open that connected before milter_drain() (for draining at SIGTERM). */
+/* Sessions served (connected before milter_drain(), within max_sessions): for draining at
+ * SIGTERM. */
 int milter_active_sessions(void);
 /* From now on, sessions that connect are refused at MAIL with 421 4.3.2; those already
  * connected go on as usual. */
 void milter_drain(void);
+/* xxfi_close once the callbacks are shut (gate.h): frees the connection's state without
+ * recording anything, for the recorder may be gone. */
+void milter_close_quiet(SMFICTX *ctx);
 
 #endif

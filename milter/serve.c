@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,11 +23,13 @@
 
 /* Daemon. */
 #include "config.h"
+#include "gate.h"
 #include "log.h"
 #include "milter.h"
 #include "peers.h"
 #include "recorder.h"
 #include "resolver.h"
+#include "sockdir.h"
 
 /*
  * Signals. libmilter's own signal thread stops the milter on SIGHUP, but we want SIGHUP to
@@ -84,29 +87,186 @@ static int drop_privileges(const char *user)
     return 0;
 }
 
-/* A unix socket is rw for owner and group (the MTA's user joins the group), and belongs
- * to `user` when one is configured. */
-static int socket_permissions(const char *spec, const char *user)
-{
-    const char *path = NULL;
-    struct passwd *pw;
+/*
+ * How long libmilter waits for the MTA's next command on a session (its default is 7210 s).
+ * With headers and body negotiated away, the longest silence is the DATA phase: Postfix
+ * bounds each read by smtpd_timeout (300 s) but not the whole message, so this leaves room
+ * for a 10 MB message (Postfix's message_size_limit) at 100 kbit/s. A session that stays
+ * silent longer is closed; the MTA then applies its milter default action (tempfail).
+ */
+#define SESSION_TIMEOUT 1200
 
+/* The path of a unix socket address, or NULL for inet and inet6. */
+static const char *unix_path(const char *spec)
+{
     if (strncmp(spec, "unix:", 5) == 0)
-        path = spec + 5;
-    else if (strncmp(spec, "local:", 6) == 0)
-        path = spec + 6;
-    if (!path)
-        return 0;
-    if (chmod(path, 0660) != 0) {
-        log_msg(LOG_ERR, "chmod %s: %s", path, strerror(errno));
+        return spec + 5;
+    if (strncmp(spec, "local:", 6) == 0)
+        return spec + 6;
+    return NULL;
+}
+
+/*
+ * Removes the socket an earlier run left at `path`, and nothing else: lstat() does not follow
+ * a symbolic link, and a link, a file or a directory in its place is refused. (libmilter's own
+ * removal stat()s through links; it is not used.)
+ */
+static int clear_stale_socket(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        log_msg(LOG_ERR, "socket %s: %s", path, strerror(errno));
         return -1;
     }
-    if (user && geteuid() == 0 && (pw = getpwnam(user)) != NULL &&
-        chown(path, pw->pw_uid, pw->pw_gid) != 0) {
-        log_msg(LOG_ERR, "chown %s to %s: %s", path, user, strerror(errno));
+    if (!S_ISSOCK(st.st_mode)) {
+        log_msg(LOG_ERR, "socket %s: the path exists and is not a socket (%s); tlsguard "
+                         "does not remove it: remove it or choose another socket path",
+                path, S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISDIR(st.st_mode) ? "a directory"
+                                                                                 : "a file");
+        return -1;
+    }
+    if (unlink(path) != 0 && errno != ENOENT) {
+        log_msg(LOG_ERR, "socket %s: cannot remove the old socket: %s", path, strerror(errno));
         return -1;
     }
     return 0;
+}
+
+/*
+ * The group of a unix socket and of the directory tlsguard creates for it: socket_group;
+ * by default postfix, or, when there is no such group, `user`'s primary group (root's
+ * without `user`), logged. A socket_group that was set and does not exist is an error.
+ */
+static int socket_gid(const tlsg_config *cfg, const struct passwd *pw, gid_t *gid)
+{
+    const char *name = cfg->socket_group ? cfg->socket_group : TLSG_DEFAULT_SOCKET_GROUP;
+    struct group *gr = getgrnam(name);
+
+    if (gr) {
+        *gid = gr->gr_gid;
+        return 0;
+    }
+    if (cfg->socket_group) {
+        log_msg(LOG_ERR, "%s:%u: error: socket_group %s: no such group",
+                cfg->path ? cfg->path : "tlsguard.conf", cfg->socket_group_line, name);
+        return -1;
+    }
+    *gid = pw ? pw->pw_gid : 0;
+    log_msg(LOG_NOTICE, "socket: there is no group %s: the socket and its directory get "
+                        "group %u instead (%s's primary group); set socket_group to the "
+                        "MTA's group", name, (unsigned)*gid, pw ? pw->pw_name : "root");
+    return 0;
+}
+
+/* Not root: tlsguard creates nothing; a missing directory is said plainly. */
+static int socket_dir_exists(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    struct stat st;
+
+    if (!slash || slash == path)
+        return 0;
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    log_msg(LOG_ERR, "socket %s: the directory %s does not exist; tlsguard creates it only "
+                     "when started as root: create it (0750, owned by this user, group of "
+                     "the MTA) or choose another socket",
+            path, dir);
+    return -1;
+}
+
+/*
+ * Binds the milter socket. A unix socket gets its mode and owner as bind() creates it,
+ * never by chmod/chown on the path (which a user who can write the directory could have
+ * replaced by a link in between): under umask 0117 it is 0660. Started as root, tlsguard
+ * first makes its directory safe (sockdir.h: created 0750 `user`:socket_group when missing),
+ * then bind() runs with the effective gid socket_group and, with `user`, that user's
+ * effective uid, so the socket is `user`:socket_group. bind() never follows a link at the
+ * last component: a link planted after the check makes it fail. The caller's umask and
+ * effective ids are restored.
+ */
+static int open_socket(const tlsg_config *cfg)
+{
+    const char *spec = cfg->socket, *user = cfg->user;
+    const char *path = unix_path(spec);
+    struct passwd *pw = NULL;
+    uid_t uid = geteuid();
+    gid_t gid = getegid(), group = 0;
+    int as_root = path && uid == 0;
+    char err[600];
+    mode_t mask;
+    int rc;
+
+    if (smfi_setconn((char *)spec) != MI_SUCCESS) {
+        log_msg(LOG_ERR, "cannot listen on %s: bad address", spec);
+        return -1;
+    }
+    if (as_root && user && !(pw = getpwnam(user))) {
+        log_msg(LOG_ERR, "user %s: no such user", user);
+        return -1;
+    }
+    if (as_root && socket_gid(cfg, pw, &group) != 0)
+        return -1;
+    if (as_root && sockdir_prepare(path, pw ? pw->pw_uid : 0, group, err, sizeof err) != 0) {
+        log_msg(LOG_ERR, "%s", err);
+        return -1;
+    }
+    if (path && !as_root && socket_dir_exists(path) != 0)
+        return -1;
+    if (path && clear_stale_socket(path) != 0)
+        return -1;
+    if (as_root && ((pw && initgroups(pw->pw_name, pw->pw_gid) != 0) || setegid(group) != 0 ||
+                    (pw && seteuid(pw->pw_uid) != 0))) {
+        log_msg(LOG_ERR, "cannot bind %s as user %s: %s", path, user ? user : "root",
+                strerror(errno));
+        return -1;
+    }
+    mask = umask(path ? 0117 : 0077);
+    rc = smfi_opensocket(0);
+    umask(mask);
+    if (as_root && (seteuid(uid) != 0 || setegid(gid) != 0)) {
+        log_msg(LOG_ERR, "cannot return to root after binding %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (rc != MI_SUCCESS) {
+        log_msg(LOG_ERR, "cannot listen on %s%s", spec,
+                pw ? " (the socket is created as `user`, who must be able to write its "
+                     "directory)"
+                   : "");
+        return -1;
+    }
+    if (!path)
+        log_msg(LOG_NOTICE, "socket %s: every local user can connect to a TCP socket and feed "
+                            "tlsguard sessions; a unix socket keeps them out (socket in "
+                            "tlsguard.conf(5))", spec);
+    return 0;
+}
+
+/*
+ * Each session holds one descriptor; the database, the log and the resolver a few more.
+ * libmilter polls (no FD_SETSIZE bound), so the soft limit is raised to fit max_sessions
+ * when the hard limit allows; otherwise sessions may fail before the cap: logged.
+ */
+static void fit_fd_limit(long max_sessions)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)max_sessions + 64;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return;
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want) {
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            return;
+    }
+    log_msg(LOG_WARNING, "open file limit %llu is below max_sessions=%ld plus 64: sessions may "
+                         "fail before the cap (raise LimitNOFILE or ulimit -n)",
+            (unsigned long long)rl.rlim_cur, max_sessions);
 }
 
 /*
@@ -158,7 +318,7 @@ static int restart_only_changed(const tlsg_config *a, const tlsg_config *b)
     return differ(a->dns_trust_anchor, b->dns_trust_anchor) ||
            differ(a->dns_forwarder, b->dns_forwarder) ||
            differ(a->dns_unbound_conf, b->dns_unbound_conf) || a->dns_cache_max != b->dns_cache_max ||
-           a->db_queue_max != b->db_queue_max;
+           a->db_queue_max != b->db_queue_max || differ(a->socket_group, b->socket_group);
 }
 
 static void reload(const char *path)
@@ -175,8 +335,8 @@ static void reload(const char *path)
         if (strcmp(s->cfg.socket, old->cfg.socket) || strcmp(s->cfg.database, old->cfg.database) ||
             differ(s->cfg.user, old->cfg.user) ||
             s->cfg.log_stderr != old->cfg.log_stderr || restart_only_changed(&s->cfg, &old->cfg))
-            log_msg(LOG_WARNING, "reload: socket, database, user, log, db_queue_max and dns_* "
-                                 "settings (but dns_timeout) take effect at restart");
+            log_msg(LOG_WARNING, "reload: socket, socket_group, database, user, log, db_queue_max "
+                                 "and dns_* settings (but dns_timeout) take effect at restart");
         log_set_level(s->cfg.log_level);
         recorder_set_retention(s->cfg.retention_days);
         log_msg(LOG_INFO, "reload: configuration %s and policy %s loaded (%zu rules)",
@@ -246,12 +406,16 @@ static void drain(long seconds)
 int serve(const char *config_path)
 {
     policy_diag diag = {0};
-    snapshot *s = snapshot_load(config_path, &diag);
+    snapshot *s;
     char err[600];
     pthread_t tid;
     int milter_rc = MI_SUCCESS, stopping = 0;
     sigset_t all, old;
 
+    /* Nothing tlsguard creates is for other users: the database and its journals are 0600
+     * (SQLite gives -wal and -shm the database's mode), the socket gets 0660 explicitly. */
+    umask(077);
+    s = snapshot_load(config_path, &diag);
     if (!s) {
         for (size_t i = 0; i < diag.n; i++)
             fprintf(stderr, "%s\n", diag.msgs[i]);
@@ -260,19 +424,24 @@ int serve(const char *config_path)
     }
     policy_diag_free(&diag);
     log_open(s->cfg.log_stderr, s->cfg.log_level);
+    if (geteuid() == 0 && !s->cfg.user)
+        log_msg(LOG_WARNING, "running as root: set `user` in %s so that tlsguard drops root "
+                             "after binding its socket", config_path ? config_path : "tlsguard.conf");
     if (install_signals() != 0) {
         log_msg(LOG_ERR, "cannot install signal handlers: %s", strerror(errno));
         goto fail;
     }
-    if (smfi_register(milter_desc) != MI_SUCCESS || smfi_setconn(s->cfg.socket) != MI_SUCCESS ||
-        smfi_opensocket(1) != MI_SUCCESS) {
-        log_msg(LOG_ERR, "cannot listen on %s", s->cfg.socket);
+    if (smfi_register(gate_wrap(&milter_desc)) != MI_SUCCESS ||
+        smfi_settimeout(SESSION_TIMEOUT) != MI_SUCCESS) {
+        log_msg(LOG_ERR, "libmilter refused the filter description");
         goto fail;
     }
-    listen_nodelay();
-    if (socket_permissions(s->cfg.socket, s->cfg.user) != 0 ||
-        drop_privileges(s->cfg.user) != 0)
+    if (open_socket(&s->cfg) != 0)
         goto fail;
+    listen_nodelay();
+    if (drop_privileges(s->cfg.user) != 0)
+        goto fail;
+    fit_fd_limit(s->cfg.max_sessions);
     if (recorder_open(s->cfg.database, err, sizeof err) != 0) {
         log_msg(LOG_ERR, "%s", err);
         goto fail;
@@ -323,11 +492,17 @@ int serve(const char *config_path)
             stopping = 1;
         }
     }
-    /* libmilter serves no session after smfi_stop(): drain first, then stop. */
+    /*
+     * libmilter accepts no session after smfi_stop(): drain first, then stop. Sessions still
+     * open after the drain go on calling back into the filter from libmilter's threads: the
+     * gate refuses them from now on and waits for the callbacks in flight, so that none runs
+     * against the recorder, resolver, peer map or snapshot torn down below.
+     */
     milter_drain();
     s = snapshot_current();
     drain(s->cfg.drain_timeout);
     s = snapshot_release(s);
+    gate_close();
     smfi_stop();
     pthread_join(tid, NULL);
     recorder_stop(10);

@@ -9,6 +9,7 @@
 #   write_policy <<'EOF' ... EOF   the policy file ($E2E/policy)
 #   write_conf [KEY=VALUE ...]     tlsguard.conf with socket/database/policy/log preset
 #   start_tlsguard                 `$TLSGUARD serve -c $E2E/tlsguard.conf`, waits for the socket
+#   start_tlsguard_unix [COMMAND]  the same on a unix socket, waits for "listening on"
 #   start_postfix [--no-milter]    smtp-sink + a private Postfix with smtpd_milters set
 #   start_all [KEY=VALUE ...]      write_conf, start_tlsguard, start_postfix
 #   send_mail SWAKS-ARGS...        runs swaks against Postfix; transcript in $E2E/last.txt
@@ -359,6 +360,23 @@ start_tlsguard() {
         done
     fi
     info "tlsguard pid $TG_PID"
+}
+
+# start_tlsguard_unix [COMMAND ...]: tlsguard on the unix socket of $CONF (no port to wait
+# for): runs COMMAND (default $TLSGUARD; e.g. setpriv ... "$TLSGUARD_REAL" for another user)
+# with serve -c $CONF in the background and waits for a new "listening on" line in the log.
+start_tlsguard_unix() {
+    local before i
+    [ $# -gt 0 ] || set -- "$TLSGUARD"
+    before=$(grep -c 'listening on' "$E2E/tlsguard.log" 2>/dev/null || true)
+    "$@" serve -c "$CONF" >>"$E2E/tlsguard.log" 2>&1 &
+    TG_PID=$!
+    for ((i = 0; i < $(e2e_secs 15) * 10; i++)); do
+        [ "$(grep -c 'listening on' "$E2E/tlsguard.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0
+        kill -0 "$TG_PID" 2>/dev/null || fail "tlsguard did not start: $(tail -n 5 "$E2E/tlsguard.log")"
+        sleep 0.1
+    done
+    fail "tlsguard did not log 'listening on'"
 }
 
 # stop_tlsguard: SIGTERM and wait; sets TG_RC to the exit status. (Not in $(...): only this

@@ -104,8 +104,12 @@ if [ -s "$anchor" ]; then
 else
     info "$anchor is missing here: install dns-root-data (the package depends on it)"
 fi
-grep -q '^socket = inet:' <<<"$out" || fail "the built-in socket is not inet: no directory needed"
-pass "built-in socket $(sed -n 's/^socket = //p' <<<"$out") needs no directory"
+# Where Debian's chrooted smtpd reaches it (unix:/tlsguard/tlsguard.sock), group postfix; the
+# directory's creation is tested by test_surface.sh under its temp dir.
+grep -qx 'socket = unix:/var/spool/postfix/tlsguard/tlsguard.sock' <<<"$out" ||
+    fail "the built-in socket is not unix:/var/spool/postfix/tlsguard/tlsguard.sock: $out"
+grep -qx 'socket_group = postfix' <<<"$out" || fail "the built-in socket_group is not postfix: $out"
+pass "built-in socket unix:/var/spool/postfix/tlsguard/tlsguard.sock, socket_group postfix"
 
 # --- the installed sample configuration passes check, alone and with the sample policy
 out=$("$D/usr/sbin/tlsguard" check -c "$D$etc/tlsguard/tlsguard.conf" 2>&1) ||

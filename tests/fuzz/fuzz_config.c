@@ -33,6 +33,7 @@ static void check_ranges(const tlsg_config *c)
     FUZZ_CHECK(c->downgrade_min_sessions >= 1 && c->downgrade_min_sessions <= 100);
     FUZZ_CHECK(c->downgrade_window >= 1 && c->downgrade_window <= 3650L * 86400);
     FUZZ_CHECK(c->peers_max >= 100 && c->peers_max <= 100000000);
+    FUZZ_CHECK(c->max_sessions >= 1 && c->max_sessions <= 100000);
     FUZZ_CHECK(c->database[0] == '/');
     FUZZ_CHECK(!c->policy_path || c->policy_path[0] == '/');
 }

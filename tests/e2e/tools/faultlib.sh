@@ -148,16 +148,22 @@ db_count() {
     sqlite3 -batch -noheader -cmd '.timeout 2000' "$DB" "SELECT count(*) FROM $1"
 }
 
+# Retried for a few seconds: while tlsguard runs, its writer commits in batches (up to about
+# 200 ms after the message), so a check right after a load can come before the last commit.
 check_recorded() {
-    local name=$1 bad
-    sqlite3 -batch -noheader -separator ' ' -cmd '.timeout 5000' "$DB" \
-        "SELECT m.queue_id, count(*), group_concat(m.outcome),
-                (SELECT count(*) FROM recipients r WHERE r.message_id = max(m.id))
-           FROM messages m WHERE m.queue_id IS NOT NULL GROUP BY m.queue_id" >"$E2E/db.qids"
-    bad=$(load_field "$name" accepted 5 | awk -v want="$2" 'NR == FNR { r[$1] = $2 " " $3 " " $4; next }
-        !($1 in r) { print $1 " not recorded"; next }
-        r[$1] != "1 " want " 1" { print $1 " rows/outcome/recipients " r[$1] }' "$E2E/db.qids" -)
-    [ -z "$bad" ] || fail "load $name: accepted messages not recorded exactly once: $(printf '%s\n' "$bad" | head -n 10)"
+    local name=$1 bad i
+    for ((i = 0; i < $(e2e_secs 5) * 10; i++)); do
+        sqlite3 -batch -noheader -separator ' ' -cmd '.timeout 5000' "$DB" \
+            "SELECT m.queue_id, count(*), group_concat(m.outcome),
+                    (SELECT count(*) FROM recipients r WHERE r.message_id = max(m.id))
+               FROM messages m WHERE m.queue_id IS NOT NULL GROUP BY m.queue_id" >"$E2E/db.qids"
+        bad=$(load_field "$name" accepted 5 | awk -v want="$2" 'NR == FNR { r[$1] = $2 " " $3 " " $4; next }
+            !($1 in r) { print $1 " not recorded"; next }
+            r[$1] != "1 " want " 1" { print $1 " rows/outcome/recipients " r[$1] }' "$E2E/db.qids" -)
+        [ -n "$bad" ] || return 0
+        sleep 0.1
+    done
+    fail "load $name: accepted messages not recorded exactly once: $(printf '%s\n' "$bad" | head -n 10)"
 }
 
 # The lock holder: sqlite3 reading SQL from a fifo that this shell keeps open on fd 7, so that

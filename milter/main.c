@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* Daemon. */
-#include "cli.h"
+#include "cli/cli.h"
 #include "serve.h"
 
 static int usage(FILE *fp)

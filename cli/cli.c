@@ -11,7 +11,6 @@
 /* Libraries, for `version`. */
 #include <libmilter/mfapi.h>
 #include <openssl/crypto.h>
-#include <sqlite3.h>
 
 /* Core. */
 #include "policy/downgrade.h"
@@ -23,6 +22,7 @@
 #include "config/config.h"
 #include "dns/dane_lookup.h"
 #include "dns/resolver.h"
+#include "store/query.h"
 
 static void print_line(void *arg, const char *line)
 {
@@ -108,9 +108,10 @@ static void check_retention(const tlsg_config *cfg)
             cfg->retention_days);
 }
 
-int cli_open_database(const char *cmd, const char *config_path, tlsg_config *cfg, sqlite3 **db)
+int cli_open_database(const char *cmd, const char *config_path, tlsg_config *cfg, query_db **db)
 {
     policy_diag diag = {0};
+    char err[256];
 
     *db = NULL;
     if (config_load(config_path, cfg, &diag) != 0) {
@@ -120,15 +121,11 @@ int cli_open_database(const char *cmd, const char *config_path, tlsg_config *cfg
         return 1;
     }
     policy_diag_free(&diag);
-    if (sqlite3_open_v2(cfg->database, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(stderr, "tlsguard %s: cannot open database %s: %s\n", cmd, cfg->database,
-                *db ? sqlite3_errmsg(*db) : "out of memory");
-        sqlite3_close(*db);
-        *db = NULL;
+    if (!(*db = query_open(cfg->database, err, sizeof err))) {
+        fprintf(stderr, "tlsguard %s: cannot open database %s: %s\n", cmd, cfg->database, err);
         config_clear(cfg);
         return 2;
     }
-    sqlite3_busy_timeout(*db, 5000);
     return 0;
 }
 
@@ -327,6 +324,6 @@ int cli_version(int argc, char **argv)
     smfi_version(&major, &minor, &patch);
     printf("tlsguard %s\n", TLSGUARD_VERSION);
     printf("libmilter %u.%u.%u, %s, SQLite %s\n", major, minor, patch,
-           OpenSSL_version(OPENSSL_VERSION), sqlite3_libversion());
+           OpenSSL_version(OPENSSL_VERSION), query_sqlite_version());
     return 0;
 }

@@ -53,6 +53,7 @@
 #include "config/config.h"
 #include "dns/dane_lookup.h"
 #include "dns/resolver.h"
+#include "util/json.h"
 
 #define PROBE_STEP_MS 10000L /* connect, each reply, the handshake: each gets this long */
 #define PROBE_ADDRS_MAX 16   /* addresses probed per host (A and AAAA together) */
@@ -889,24 +890,10 @@ static void print_text(const probe_run *run)
 
 /* ---- JSON output ------------------------------------------------------------------- */
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20 || *p > 0x7e)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
 static void json_kv(const char *key, const char *value, int comma)
 {
     printf("%s\"%s\":", comma ? "," : "", key);
-    json_str(value);
+    json_string(stdout, value);
 }
 
 static void json_lookup(const char *key, const dane_lookup *lk)

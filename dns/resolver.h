@@ -49,6 +49,9 @@ struct timespec resolver_deadline(long ms);
 /* 1 once resolver_init() succeeded. */
 int resolver_ready(void);
 
+/* Record types for resolver_query() (RFC 1035, 3596, 6698). */
+enum { RR_A = 1, RR_CNAME = 5, RR_MX = 15, RR_AAAA = 28, RR_TLSA = 52 };
+
 /* Looks up name/rrtype (class IN), waiting until `deadline` (CLOCK_MONOTONIC) at most.
  * Never returns NULL. */
 const resolver_answer *resolver_query(const char *name, int rrtype, const struct timespec *deadline);

@@ -78,7 +78,7 @@ static void warn_fingerprint(const snapshot *s)
     }
 }
 
-/* The group a unix socket gets when tlsguard starts as root (serve.c's socket_gid()). */
+/* The group a unix socket gets when tlsguard starts as root (milter/serve.c's socket_gid()). */
 static int check_socket_group(const tlsg_config *cfg)
 {
     const char *name = cfg->socket_group ? cfg->socket_group : TLSG_DEFAULT_SOCKET_GROUP;

@@ -22,7 +22,7 @@
 #include "store/peers.h"
 
 /* ?1: the start of the window, seconds since the epoch. The windowed part counts what the
- * daemon learns at start (peers.c LOAD_SQL); the rest is the peers view. */
+ * daemon learns at start (store/peers.c LOAD_SQL); the rest is the peers view. */
 #define PEERS_SQL                                                                            \
     "SELECT p.peer, coalesce(w.n, 0), w.best, p.tls_sessions, p.plaintext_sessions,"        \
     "       p.last_tls_at, p.last_plaintext_at"                                              \

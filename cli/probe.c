@@ -443,7 +443,8 @@ static void ssl_error_text(const char *what, char *err, size_t errsize)
 }
 
 /*
- * Arms ssl for DANE (field guide 6(b) for the call order). Reference names for DANE-TA
+ * Arms ssl for DANE, in the order OpenSSL requires: SSL_dane_enable() first, then the flags
+ * and the names, then SSL_dane_tlsa_add(), all before the handshake. Reference names for DANE-TA
  * (RFC 7672 3.2.2): the TLSA base (SSL_dane_enable), the MX host as published, and the
  * next-hop domain; DANE-EE checks no name. PKIX-TA/EE records are never handed over:
  * SSL_dane_tlsa_add accepts them and would verify against the system's CAs instead.

@@ -265,7 +265,7 @@ static int set_downgrade_window(tlsg_config *c, const char *v, const char **why)
     return 0;
 }
 
-/* ---- bounded memory (issue 11) ---- */
+/* ---- bounded memory ---- */
 
 static int set_peers_max(tlsg_config *c, const char *v, const char **why)
 {

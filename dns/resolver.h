@@ -10,13 +10,14 @@
  * cached for their TTL, negative ones too (bounded: errors for a few seconds only), and
  * simultaneous identical queries share one query. The cache holds at most cache_max
  * entries (dns_cache_max) plus those with a query in flight; to make room the least
- * recently asked goes (lrumap.h, hashed under a random key per process, so names a sender
+ * recently asked goes (policy/lrumap.h, hashed under a random key per process, so names a sender
  * chooses cannot crowd one bucket). A caller waits for its answer, never
  * longer than its deadline: other sessions are never blocked.
  *
  * Ownership: resolver_query() returns a reference the caller gives back with
  * resolver_release(). Errors: a lookup that cannot be done is graded FAIL or TIMEOUT in the
- * answer, never reported as absence of data.
+ * answer, never reported as absence of data. Thread-safe: any thread may query and release
+ * between resolver_init() and resolver_shutdown(), which the owner calls once each.
  */
 
 #include <stddef.h>

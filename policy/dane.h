@@ -10,6 +10,7 @@
  * grades each one into a dane_lookup; it applies the CNAME rules of RFC 7672 section 2.2.3
  * when it chooses the TLSA base name of a host. This module only reads those facts: it does
  * no I/O. A dane_facts value is plain data, copied freely, owned by whoever holds it.
+ * Nothing here fails or keeps state: every function is pure and thread-safe.
  *
  * Decision (dane_decide), first explicit answer wins:
  *   MX lookup bogus or failed (SERVFAIL, timeout)   -> tempfail, never a downgrade

@@ -21,16 +21,14 @@
 static const char *const status_names[] = {"data", "nodata", "bogus", "fail", "timeout"};
 static const char *const result_names[] = {"none", "dane", "tempfail", "no-dest"};
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
 const char *dane_status_name(dane_status s)
 {
-    return (unsigned)s < COUNT(status_names) ? status_names[s] : "unknown";
+    return NAME_OF(status_names, s);
 }
 
 const char *dane_result_name(dane_result r)
 {
-    return (unsigned)r < COUNT(result_names) ? result_names[r] : "unknown";
+    return NAME_OF(result_names, r);
 }
 
 static const char *const host_state_names[] = {"dane",       "no-usable-tlsa", "no-tlsa",    "insecure",
@@ -38,7 +36,7 @@ static const char *const host_state_names[] = {"dane",       "no-usable-tlsa", "
 
 const char *dane_host_state_name(dane_host_state st)
 {
-    return (unsigned)st < COUNT(host_state_names) ? host_state_names[st] : "unknown";
+    return NAME_OF(host_state_names, st);
 }
 
 static int host_unusable(dane_host_state st)

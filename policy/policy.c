@@ -116,26 +116,24 @@ static const char *const verdict_names[] = {"none", "pass", "fail", "downgrade",
                                             "auth-plaintext", "unreadable"};
 static const char *const downgrade_names[] = {"unset", "off", "monitor", "tag", "defer", "reject"};
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
 const char *policy_level_name(policy_level l)
 {
-    return (unsigned)l < COUNT(level_names) ? level_names[l] : "unknown";
+    return NAME_OF(level_names, l);
 }
 
 const char *policy_action_name(policy_action a)
 {
-    return (unsigned)a < COUNT(action_names) ? action_names[a] : "unknown";
+    return NAME_OF(action_names, a);
 }
 
 const char *policy_verdict_name(policy_verdict v)
 {
-    return (unsigned)v < COUNT(verdict_names) ? verdict_names[v] : "unknown";
+    return NAME_OF(verdict_names, v);
 }
 
 const char *policy_downgrade_name(policy_downgrade d)
 {
-    return (unsigned)d < COUNT(downgrade_names) ? downgrade_names[d] : "unknown";
+    return NAME_OF(downgrade_names, d);
 }
 
 int policy_action_from_name(const char *name, policy_action *out)

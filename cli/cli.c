@@ -23,6 +23,7 @@
 #include "dns/dane_lookup.h"
 #include "dns/resolver.h"
 #include "store/query.h"
+#include "util/diag.h"
 
 static void print_line(void *arg, const char *line)
 {
@@ -35,8 +36,7 @@ static snapshot *load_or_report(const char *path)
     policy_diag diag = {0};
     snapshot *s = snapshot_load(path, &diag);
 
-    for (size_t i = 0; i < diag.n; i++)
-        fprintf(stderr, "%s\n", diag.msgs[i]);
+    diag_report(&diag, stderr, NULL);
     if (!s)
         fprintf(stderr, "tlsguard: %d error(s); configuration not OK\n", diag.errors);
     policy_diag_free(&diag);
@@ -78,7 +78,7 @@ static void warn_fingerprint(const snapshot *s)
     }
 }
 
-/* The group a unix socket gets when tlsguard starts as root (serve.c's socket_gid()). */
+/* The group a unix socket gets when tlsguard starts as root (milter/serve.c's socket_gid()). */
 static int check_socket_group(const tlsg_config *cfg)
 {
     const char *name = cfg->socket_group ? cfg->socket_group : TLSG_DEFAULT_SOCKET_GROUP;
@@ -115,8 +115,7 @@ int cli_open_database(const char *cmd, const char *config_path, tlsg_config *cfg
 
     *db = NULL;
     if (config_load(config_path, cfg, &diag) != 0) {
-        for (size_t i = 0; i < diag.n; i++)
-            fprintf(stderr, "%s\n", diag.msgs[i]);
+        diag_report(&diag, stderr, NULL);
         policy_diag_free(&diag);
         return 1;
     }

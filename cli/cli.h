@@ -5,7 +5,8 @@
 /*
  * cli - the subcommands that do not run the daemon. Each takes the arguments after its
  * name and returns the process exit status (0 ok, 1 usage or configuration error,
- * 2 runtime error). Output goes to stdout, errors to stderr.
+ * 2 runtime error). Output goes to stdout, errors to stderr. Each is called once, from main;
+ * none is reentrant.
  */
 
 struct query_db;

@@ -24,6 +24,7 @@
 /* Daemon. */
 #include "config/config.h"
 #include "gate.h"
+#include "util/diag.h"
 #include "util/log.h"
 #include "milter.h"
 #include "store/peers.h"
@@ -327,8 +328,7 @@ static void reload(const char *path)
     snapshot *old = snapshot_current(), *s;
 
     if (!(s = snapshot_load(path, &diag))) {
-        for (size_t i = 0; i < diag.n; i++)
-            log_msg(LOG_ERR, "reload: %s", diag.msgs[i]);
+        diag_report(&diag, NULL, "reload: ");
         log_msg(LOG_ERR, "reload refused: %d error(s); the previous configuration and policy "
                          "stay in force", diag.errors);
     } else {
@@ -417,8 +417,7 @@ int serve(const char *config_path)
     umask(077);
     s = snapshot_load(config_path, &diag);
     if (!s) {
-        for (size_t i = 0; i < diag.n; i++)
-            fprintf(stderr, "%s\n", diag.msgs[i]);
+        diag_report(&diag, stderr, NULL);
         policy_diag_free(&diag);
         return 1;
     }

@@ -26,7 +26,7 @@
 
 #define SWEEP_EVERY 3600 /* seconds between two sweeps of peers out of the window */
 
-/* Tiers of the map (lrumap.h): a flood of new peers pushes out only other new peers. */
+/* Tiers of the map (policy/lrumap.h): a flood of new peers pushes out only other new peers. */
 enum { TIER_NEW, TIER_LEARNED };
 
 typedef struct peer_entry {

@@ -77,8 +77,8 @@ expect_no_header "$f" "header = no"
 sql_is "SELECT verdict, action, outcome FROM messages WHERE mail_from = 'plain@x.example'" \
     "none|accept|accepted" "header = no: still recorded"
 
-# The spec says what header = no adds, not whether forged copies stay. The reason for
-# removing them ("a sender must not be able to forge it") holds whatever header says.
+# header = no adds no header, and forged copies are removed all the same: a sender must not be
+# able to forge the header whatever `header` says.
 send_mail "${forged[@]}" --from forged2@x.example --to r@y.example --header "Subject: hdr-no-forged" ||
     fail "refused"
 f=$(wait_for_delivery hdr-no-forged)

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: quick
 # DANE end to end (issue 3): the real Postfix, tlsguard's resolver pointed at the signed test DNS
 # of tests/dns (nsd on loopback), rcpt: rules of level dane and then dane-only (SIGHUP between
 # the two), every published case sent RCPT TO in one SMTP session per level. Checked for each

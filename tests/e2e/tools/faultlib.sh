@@ -99,7 +99,10 @@ sink_markers() {
 }
 
 queue_size() {
-    postqueue -c "$PFDIR/etc" -j 2>/dev/null | grep -c . || true
+    local out
+    out=$(postqueue -c "$PFDIR/etc" -j 2>&1) || fail "postqueue -j failed: $out"
+    [ -n "$out" ] || { echo 0; return 0; }
+    grep -c . <<<"$out"
 }
 
 wait_sink() {

@@ -453,12 +453,19 @@ stop_tlsguard() {
     TG_PID=""
 }
 
-# reload_tlsguard: SIGHUP, then a moment for the new snapshot to be built. Log checks after it
-# see only what tlsguard logged from the signal on (log_mark).
+# reload_tlsguard: SIGHUP, then waits until tlsguard logs that it loaded the new configuration
+# or refused it. Log checks after it see only what tlsguard logged from the signal on
+# (log_mark).
 reload_tlsguard() {
+    local i
     log_mark
     kill -HUP "$TG_PID" || fail "tlsguard is not running"
-    sleep "$(e2e_secs 1)"
+    for ((i = 0; i < $(e2e_secs 10) * 10; i++)); do
+        grep -qE 'reload: configuration .* loaded|reload refused' <<<"$(log_since_mark)" && return 0
+        kill -0 "$TG_PID" 2>/dev/null || fail "tlsguard died on SIGHUP"
+        sleep 0.1
+    done
+    fail "tlsguard logged neither a reload nor a refusal within $(e2e_secs 10) s of SIGHUP"
 }
 
 # log_mark: the log checks below (log_match, expect_log, log_has, log_since_mark) see only the

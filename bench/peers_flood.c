@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * peers_flood - what a flood of distinct peers costs tlsguard's bounded tables (issue 11,
- * section 5). Links the daemon's own milter/peers.c and milter/resolver.c.
+ * section 5). Links the daemon's own store/peers.c and dns/resolver.c.
  *
  * Peer history: PEERS (default 1,000,000) distinct peers, alternately an IPv6 /64 and a
  * client name, each a TLS session (peers_learn) preceded by the downgrade check every message
@@ -15,8 +15,8 @@
  *
  *   peers_flood [PEERS [PEERS_MAX [NAMES [DNS_CACHE_MAX]]]]
  */
-#include "peers.h"
-#include "resolver.h"
+#include "store/peers.h"
+#include "dns/resolver.h"
 
 #include <stdint.h>
 #include <stdio.h>

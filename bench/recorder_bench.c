@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * recorder_bench - tlsguard's recorder (milter/recorder.c) alone, linked as the daemon links
+ * recorder_bench - tlsguard's recorder (store/recorder.c) alone, linked as the daemon links
  * it: how many records per second the single writer thread sustains into SQLite, and how
  * long the callback path spends handing one record over (recorder_put), which must never
  * wait for the disk.
@@ -40,9 +40,9 @@
 
 #include <sqlite3.h>
 
-#include "log.h"
-#include "recorder.h"
-#include "xalloc.h"
+#include "util/log.h"
+#include "store/recorder.h"
+#include "policy/xalloc.h"
 
 static struct {
     const char *dir;

@@ -114,12 +114,12 @@ bench_cleanup() {
 
 build_tools() {
     {
-        cmake -S "$BENCH_SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-            cmake --build "$BUILD" -j 2
+        cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTLSGUARD_BENCH=ON &&
+            cmake --build "$BUILD" -j 2 --target nullmilter tlsload recorder_bench peers_flood
     } >"$E2E/build.log" 2>&1 || { cat "$E2E/build.log" >&2; fail "building bench/ into $BUILD"; }
-    TLSLOAD=$BUILD/tlsload
-    NULLMILTER=$BUILD/nullmilter
-    RECORDER_BENCH=$BUILD/recorder_bench
+    TLSLOAD=$BUILD/bench/tlsload
+    NULLMILTER=$BUILD/bench/nullmilter
+    RECORDER_BENCH=$BUILD/bench/recorder_bench
 }
 
 # /proc helpers. CPU: utime+stime of all threads, in clock ticks.

@@ -5,7 +5,7 @@
 #include <pthread.h>
 
 /* Daemon. */
-#include "log.h"
+#include "util/log.h"
 #include "milter.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

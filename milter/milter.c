@@ -13,16 +13,16 @@
 #include <time.h>
 
 /* Core. */
-#include "downgrade.h"
-#include "policy.h"
-#include "xalloc.h"
+#include "policy/downgrade.h"
+#include "policy/policy.h"
+#include "policy/xalloc.h"
 
 /* Daemon. */
-#include "config.h"
-#include "dane_lookup.h"
-#include "log.h"
-#include "peers.h"
-#include "recorder.h"
+#include "config/config.h"
+#include "dns/dane_lookup.h"
+#include "util/log.h"
+#include "store/peers.h"
+#include "store/recorder.h"
 
 #define HEADER_NAME "X-TLS-Policy"
 /*

@@ -22,13 +22,13 @@
 #include <libmilter/mfapi.h>
 
 /* Daemon. */
-#include "config.h"
+#include "config/config.h"
 #include "gate.h"
-#include "log.h"
+#include "util/log.h"
 #include "milter.h"
-#include "peers.h"
-#include "recorder.h"
-#include "resolver.h"
+#include "store/peers.h"
+#include "store/recorder.h"
+#include "dns/resolver.h"
 #include "sockdir.h"
 
 /*
@@ -354,7 +354,7 @@ static void start_resolver(const tlsg_config *cfg)
 {
     char err[600];
 
-    if (resolver_init_config(cfg, err, sizeof err) != 0)
+    if (config_resolver_init(cfg, err, sizeof err) != 0)
         log_msg(LOG_ERR, "%s; recipients under dane rules will be deferred", err);
 }
 

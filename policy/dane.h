@@ -6,7 +6,7 @@
  * dane - DNS facts about a recipient domain's DANE status (RFC 7672), and the pure decision
  * the policy levels `dane` and `dane-only` take from them.
  *
- * The resolver adapter (milter/dane_lookup.c, with libunbound) performs the lookups and
+ * The resolver adapter (dns/dane_lookup.c, with libunbound) performs the lookups and
  * grades each one into a dane_lookup; it applies the CNAME rules of RFC 7672 section 2.2.3
  * when it chooses the TLSA base name of a host. This module only reads those facts: it does
  * no I/O. A dane_facts value is plain data, copied freely, owned by whoever holds it.

@@ -15,7 +15,7 @@
  * best one it used within the window, gets the verdict downgrade. A peer with fewer
  * deliveries - a first contact above all - never does.
  *
- * What identifies a peer is the adapter's business (milter/peers.c); here a peer is an
+ * What identifies a peer is the adapter's business (store/peers.c); here a peer is an
  * opaque printable string used in texts. Nothing here does I/O or reads a clock: times are
  * seconds since the epoch passed in by the caller.
  *

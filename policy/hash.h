@@ -8,7 +8,7 @@
  * Whoever can choose the keys of a table (a sending peer picks its address and name, a
  * sender picks the domains tlsguard looks up) could otherwise pick keys that all land in one
  * bucket and make every lookup walk them. Under a secret key chosen at random per process
- * (the daemon draws it with getrandom(), milter/peers.c and milter/resolver.c) nobody
+ * (the daemon draws it with getrandom(), store/peers.c and dns/resolver.c) nobody
  * outside can compute where a key lands. SipHash-1-3 is the variant Rust's and Python's
  * tables use: keyed, fast on short inputs, and no known way to find collisions without the
  * key. A table whose keys come only from the postmaster's own files may use a fixed key.

@@ -4,8 +4,8 @@
 
 /*
  * lrumap - a bounded hash map that forgets its least recently used entries, for tables whose
- * keys strangers choose: the daemon's peer history (milter/peers.c) and DNS cache
- * (milter/resolver.c).
+ * keys strangers choose: the daemon's peer history (store/peers.c) and DNS cache
+ * (dns/resolver.c).
  *
  * Intrusive: the caller embeds an lrumap_node in its own entry, owns the entry's memory and
  * compares keys (lrumap_find() takes a predicate). Buckets are chained, hashed with

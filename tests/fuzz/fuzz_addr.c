@@ -32,7 +32,7 @@
 #include <strings.h>
 
 /* Core. */
-#include "policy.h"
+#include "policy/policy.h"
 
 static void check_domain(const char *d)
 {

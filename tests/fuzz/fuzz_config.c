@@ -4,12 +4,12 @@
  * as a whole file, then config_print() of what was understood. Checks: the result agrees
  * with the error count; every diagnostic is printable (values are sanitised before they
  * are quoted) and names the file; a configuration that loads keeps every value in the range
- * of the option table (milter/config.c) and prints as `key = value` lines.
+ * of the option table (config/config.c) and prints as `key = value` lines.
  */
 #include "fuzz.h"
 
 /* Daemon. */
-#include "config.h"
+#include "config/config.h"
 
 static void emit(void *arg, const char *line)
 {

@@ -12,7 +12,7 @@
 #include "fuzz.h"
 
 /* Core. */
-#include "dane.h"
+#include "policy/dane.h"
 
 /* The presentation name back in wire form; returns its length, or 0 if it is malformed. */
 static size_t to_wire(const char *name, unsigned char *wire, size_t size)

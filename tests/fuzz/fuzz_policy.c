@@ -10,7 +10,7 @@
 #include "fuzz.h"
 
 /* Core. */
-#include "policy.h"
+#include "policy/policy.h"
 
 static const char *const clients[] = {"192.0.2.5", "2001:db8::25", "10.1.2.3", NULL};
 static const char *const domains[] = {"bank.example", "mx.bank.example", "", NULL};

@@ -12,7 +12,7 @@
 #include "fuzz.h"
 
 /* Daemon. */
-#include "probe_reply.h"
+#include "cli/probe_reply.h"
 
 static void parse(const uint8_t *data, size_t len, probe_reply *r, size_t *used, probe_parse *p)
 {

@@ -13,7 +13,7 @@
 #include "fuzz.h"
 
 /* Core. */
-#include "dane.h"
+#include "policy/dane.h"
 
 static int usable(const dane_tlsa *rr, size_t datalen)
 {

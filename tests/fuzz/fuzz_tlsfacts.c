@@ -19,7 +19,7 @@
 #include "fuzz.h"
 
 /* Core. */
-#include "policy.h"
+#include "policy/policy.h"
 
 enum { F_VERSION, F_CIPHER, F_BITS, F_SUBJECT, F_ISSUER, F_CLIENT, F_FROM, F_RCPT, F_RULES,
        F_AUTH_TYPE, F_AUTH_AUTHEN, F_FP, F_COUNT };

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for addr.c: envelope addresses and domain names from untrusted input. */
-#include "policy.h"
+#include "policy/policy.h"
 #include "unit.h"
 
 /* libc */

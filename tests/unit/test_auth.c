@@ -2,7 +2,7 @@
 /* Unit tests for the plaintext AUTH check (policy_eval_auth): when it fires, the action
  * from plaintext_auth and mode, the reason naming the login, the exact SMTP replies, and
  * hostile or huge macro values. */
-#include "policy.h"
+#include "policy/policy.h"
 #include "unit.h"
 
 /* libc */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for dane: the RFC 7672 decision table at both levels with exact reasons and
  * summaries, the usable-record rules, and the MX/TLSA rdata parsers. */
-#include "dane.h"
+#include "policy/dane.h"
 #include "unit.h"
 
 /* libc */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the downgrade history and verdict: each row feeds a peer's TLS deliveries
  * (times relative to a pinned `now`) and checks the decision for the next session. */
-#include "downgrade.h"
+#include "policy/downgrade.h"
 #include "unit.h"
 
 /* libc */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for the log field format (milter/log.c, tlsguard(8) "Log format"): how each value
+/* Unit tests for the log field format (util/log.c, tlsguard(8) "Log format"): how each value
  * is written, and that a line parsed by the documented rule gives back every field exactly,
  * whatever bytes the values hold. */
-#include "log.h"
+#include "util/log.h"
 #include "unit.h"
 
 /* libc */

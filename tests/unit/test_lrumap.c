@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the keyed hash (policy/hash.c) and the bounded LRU map (policy/lrumap.c):
  * reference vectors, tiers, the cap under a million keys, and chains under chosen keys. */
-#include "lrumap.h"
+#include "policy/lrumap.h"
 #include "unit.h"
 
 /* libc */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for the daemon's peer identity (milter/peers.c, with libpsl) and its in-memory
+/* Unit tests for the daemon's peer identity (store/peers.c, with libpsl) and its in-memory
  * history: who a client is for downgrade detection, row by row; the history stays within
  * peers_max under a million distinct peers and keeps the learned ones. */
-#include "peers.h"
+#include "store/peers.h"
 #include "unit.h"
 
 /* libc */

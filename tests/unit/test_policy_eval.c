@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for evaluation: which rule applies, verdicts, actions, exact SMTP replies and
  * the X-TLS-Policy header value. */
-#include "policy.h"
+#include "policy/policy.h"
 #include "unit.h"
 
 /* libc */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the policy parser: every error kind with its exact message, and every
  * accepted rule as `tlsguard check` describes it. */
-#include "policy.h"
+#include "policy/policy.h"
 #include "unit.h"
 
 /* libc */

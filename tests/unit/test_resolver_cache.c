@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit test of the DNS cache's bound (milter/resolver.c) with a real libunbound context that
+/* Unit test of the DNS cache's bound (dns/resolver.c) with a real libunbound context that
  * answers from a local zone only (nothing leaves the machine): thousands of distinct names
  * keep the cache at dns_cache_max, the most recently asked stay cached, the oldest go. */
-#include "resolver.h"
+#include "dns/resolver.h"
 #include "unit.h"
 
 /* libc */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for tlsfacts.c: versions, cipher bits, weak ciphers, sanitising, certificate
  * fingerprints and Sendmail's xtext. */
-#include "policy.h"
+#include "policy/policy.h"
 #include "unit.h"
 
 /* libc */

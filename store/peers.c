@@ -14,12 +14,12 @@
 #include <sqlite3.h>
 
 /* Core. */
-#include "lrumap.h"
-#include "xalloc.h"
+#include "policy/lrumap.h"
+#include "policy/xalloc.h"
 
 /* Daemon. */
-#include "hashkey.h"
-#include "log.h"
+#include "util/hashkey.h"
+#include "util/log.h"
 
 #define SWEEP_EVERY 3600 /* seconds between two sweeps of peers out of the window */
 

@@ -44,15 +44,15 @@
 #include <openssl/x509v3.h>
 
 /* Core. */
-#include "dane.h"
-#include "policy.h"
-#include "xalloc.h"
+#include "policy/dane.h"
+#include "policy/policy.h"
+#include "policy/xalloc.h"
 
 /* Daemon. */
 #include "cli.h"
-#include "config.h"
-#include "dane_lookup.h"
-#include "resolver.h"
+#include "config/config.h"
+#include "dns/dane_lookup.h"
+#include "dns/resolver.h"
 
 #define PROBE_STEP_MS 10000L /* connect, each reply, the handshake: each gets this long */
 #define PROBE_ADDRS_MAX 16   /* addresses probed per host (A and AAAA together) */
@@ -1034,7 +1034,7 @@ static int start_resolver(const tlsg_config *cfg)
 {
     char err[600];
 
-    if (resolver_init_config(cfg, err, sizeof err) == 0)
+    if (config_resolver_init(cfg, err, sizeof err) == 0)
         return 0;
     fprintf(stderr, "tlsguard probe: %s\n", err);
     return -1;

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 /* Core. */
-#include "dane.h"
+#include "policy/dane.h"
 
 /* Daemon. */
 #include "resolver.h"

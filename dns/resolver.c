@@ -18,14 +18,13 @@
 #include <unbound.h>
 
 /* Core. */
-#include "lrumap.h"
-#include "policy.h"
-#include "xalloc.h"
+#include "policy/lrumap.h"
+#include "policy/policy.h"
+#include "policy/xalloc.h"
 
 /* Daemon. */
-#include "config.h"
-#include "hashkey.h"
-#include "log.h"
+#include "util/hashkey.h"
+#include "util/log.h"
 
 #define TTL_MAX 86400
 #define TTL_ERROR 5 /* bogus and failed answers are retried soon */
@@ -355,18 +354,6 @@ fail:
     ub_ctx_delete(R.ctx);
     R.ctx = NULL;
     return -1;
-}
-
-int resolver_init_config(const tlsg_config *c, char *err, size_t errsize)
-{
-    resolver_config rc = {
-        .trust_anchor = c->dns_trust_anchor,
-        .forwarder = c->dns_forwarder,
-        .unbound_conf = c->dns_unbound_conf,
-        .cache_max = c->dns_cache_max,
-    };
-
-    return resolver_init(&rc, err, errsize);
 }
 
 struct timespec resolver_deadline(long ms)

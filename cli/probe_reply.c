@@ -10,7 +10,7 @@
 #include <strings.h>
 
 /* Core. */
-#include "policy.h"
+#include "policy/policy.h"
 
 /* Network text into out: bounded, NUL bytes included, as printable ASCII. */
 static void net_text(const char *in, size_t len, char *out, size_t size)

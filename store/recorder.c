@@ -15,10 +15,10 @@
 #include <sqlite3.h>
 
 /* Core. */
-#include "xalloc.h"
+#include "policy/xalloc.h"
 
 /* Daemon. */
-#include "log.h"
+#include "util/log.h"
 #include "schema.h"
 
 #define BATCH_MAX 5000

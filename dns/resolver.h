@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "dane.h"
+#include "policy/dane.h"
 
 typedef struct resolver_config {
     const char *trust_anchor; /* file of DS/DNSKEY lines; NULL: none */
@@ -42,9 +42,6 @@ typedef struct resolver_answer {
 /* Creates the context and checks the configuration with a first query. Returns 0, or -1
  * with a message in err. */
 int resolver_init(const resolver_config *cfg, char *err, size_t errsize);
-struct tlsg_config;
-/* resolver_init() with the dns_* keys of a configuration. */
-int resolver_init_config(const struct tlsg_config *cfg, char *err, size_t errsize);
 
 /* The CLOCK_MONOTONIC time `ms` milliseconds from now, for resolver_query(). */
 struct timespec resolver_deadline(long ms);

@@ -12,11 +12,11 @@
 #include <string.h>
 
 /* Core. */
-#include "downgrade.h"
-#include "xalloc.h"
+#include "policy/downgrade.h"
+#include "policy/xalloc.h"
 
 /* Daemon. */
-#include "log.h"
+#include "util/log.h"
 
 #define CONFIG_LINE_MAX 4096
 #define CONFIG_FILE_MAX (64L * 1024 * 1024) /* the configuration or the policy file */
@@ -621,4 +621,16 @@ snapshot *snapshot_release(snapshot *s)
     if (last)
         snapshot_destroy(s);
     return NULL;
+}
+
+int config_resolver_init(const tlsg_config *c, char *err, size_t errsize)
+{
+    resolver_config rc = {
+        .trust_anchor = c->dns_trust_anchor,
+        .forwarder = c->dns_forwarder,
+        .unbound_conf = c->dns_unbound_conf,
+        .cache_max = c->dns_cache_max,
+    };
+
+    return resolver_init(&rc, err, errsize);
 }

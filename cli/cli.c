@@ -14,15 +14,15 @@
 #include <sqlite3.h>
 
 /* Core. */
-#include "downgrade.h"
-#include "policy.h"
+#include "policy/downgrade.h"
+#include "policy/policy.h"
 
-#include "xalloc.h"
+#include "policy/xalloc.h"
 
 /* Daemon. */
-#include "config.h"
-#include "dane_lookup.h"
-#include "resolver.h"
+#include "config/config.h"
+#include "dns/dane_lookup.h"
+#include "dns/resolver.h"
 
 static void print_line(void *arg, const char *line)
 {
@@ -54,7 +54,7 @@ static int check_resolver(const snapshot *s)
         policy_level l = policy_rule_level(policy_rule_at(s->pol, i));
         dane |= l == POLICY_LEVEL_DANE || l == POLICY_LEVEL_DANE_ONLY;
     }
-    if (resolver_init_config(&s->cfg, err, sizeof err) == 0) {
+    if (config_resolver_init(&s->cfg, err, sizeof err) == 0) {
         resolver_shutdown();
         return 0;
     }
@@ -195,7 +195,7 @@ static void explain_dane(const tlsg_config *cfg, const policy *pol, const policy
     dane_facts *df;
     char err[600];
 
-    if (!tried++ && resolver_init_config(cfg, err, sizeof err) != 0)
+    if (!tried++ && config_resolver_init(cfg, err, sizeof err) != 0)
         fprintf(stderr, "tlsguard explain: %s\n", err);
     df = xmalloc(sizeof *df);
     dane_lookup_domain(domain, 25, cfg->dns_timeout * 1000, df);

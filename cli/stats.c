@@ -15,10 +15,10 @@
 #include <sqlite3.h>
 
 /* Core. */
-#include "policy.h"
+#include "policy/policy.h"
 
 /* Daemon. */
-#include "config.h"
+#include "config/config.h"
 
 /* ?1 is the start of the window: a modifier for datetime('now', ?1), e.g. "-7 days". */
 #define SINCE_S "started_at >= datetime('now', ?1)"

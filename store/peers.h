@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "downgrade.h"
+#include "policy/downgrade.h"
 
 #define PEER_MAX (POLICY_DOMAIN_MAX + 8) /* "name:" + a domain, or "net:" + a CIDR */
 

@@ -16,7 +16,8 @@
  * consistent policy to its end.
  */
 
-#include "policy.h"
+#include "dns/resolver.h"
+#include "policy/policy.h"
 
 enum on_db_error { ON_DB_ERROR_ACCEPT, ON_DB_ERROR_TEMPFAIL };
 
@@ -55,7 +56,8 @@ typedef struct tlsg_config tlsg_config;
 /* Where Debian's chrooted Postfix smtpd can reach it (as unix:/tlsguard/tlsguard.sock). */
 #define TLSG_DEFAULT_SOCKET "unix:/var/spool/postfix/tlsguard/tlsguard.sock"
 #define TLSG_DEFAULT_SOCKET_GROUP "postfix"
-#define TLSG_DEFAULT_DATABASE "/var/lib/tlsguard/tlsguard.db"
+/* TLSG_STATEDIR comes from the build (config/CMakeLists.txt), which also installs the directory. */
+#define TLSG_DEFAULT_DATABASE TLSG_STATEDIR "/tlsguard.db"
 #define TLSG_DEFAULT_TRUST_ANCHOR "/usr/share/dns/root.key" /* Debian's dns-root-data */
 
 /* Loads `path` (NULL: defaults only). Returns 0, or -1 with errors added to diag. On
@@ -70,6 +72,8 @@ int config_load(const char *path, tlsg_config *out, policy_diag *diag);
 int config_parse_text(const char *text, size_t len, const char *name, tlsg_config *out,
                       policy_diag *diag);
 void config_clear(tlsg_config *cfg);
+/* resolver_init() with the dns_* keys of a configuration. */
+int config_resolver_init(const tlsg_config *cfg, char *err, size_t errsize);
 /* Prints every key as understood, `key = value`, one a line. */
 void config_print(const tlsg_config *cfg, void (*emit)(void *arg, const char *line), void *arg);
 

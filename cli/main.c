@@ -10,7 +10,7 @@
 
 /* Daemon. */
 #include "cli.h"
-#include "serve.h"
+#include "milter/serve.h"
 
 static int usage(FILE *fp)
 {

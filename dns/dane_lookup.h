@@ -18,7 +18,7 @@
 
 #include <time.h>
 
-#include "dane.h"
+#include "policy/dane.h"
 
 /* Fills *out for `domain` (normalised); `port` picks the TLSA prefix (25 for SMTP).
  * `timeout_ms` bounds the whole gathering. Never fails: errors are facts. */

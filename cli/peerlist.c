@@ -15,11 +15,11 @@
 #include <sqlite3.h>
 
 /* Core. */
-#include "downgrade.h"
+#include "policy/downgrade.h"
 
 /* Daemon. */
-#include "config.h"
-#include "peers.h"
+#include "config/config.h"
+#include "store/peers.h"
 
 /* ?1: the start of the window, seconds since the epoch. The windowed part counts what the
  * daemon learns at start (peers.c LOAD_SQL); the rest is the peers view. */

@@ -8,7 +8,7 @@
  * cache. Thread-safe.
  */
 
-#include "hash.h"
+#include "policy/hash.h"
 
 /* Fills *key from getrandom(). Should the kernel refuse (a kernel older than 3.17), the key
  * mixes the clocks, the process id and addresses that ASLR moves: weaker, still not known

@@ -94,6 +94,7 @@ bash "$repo/tests/e2e/tools/sendmail-prefix.sh" ||
 status=0
 
 # build DIR ENV... -- CMAKE-ARGS...: configure, build and test one tree.
+# shellcheck disable=SC2317 # called through step
 build_and_test() {
     local dir=$1
     shift
@@ -152,6 +153,7 @@ step "build-asan/" build_and_test build-asan "${sanitizer_env[@]}" \
 # waits grow fivefold there, and three load tests run with smaller counts
 # (test_fault_concurrency 100 sessions instead of 1,000, test_fault_kill9 300 messages at 10 a
 # second instead of 1,000 at 100, test_fault_hup_load 150 instead of 600).
+# shellcheck disable=SC2317 # called through step
 memcheck() {
     echo "== build: end-to-end tests under valgrind memcheck"
     if (cd "$repo/build" && ctest -C memcheck -L memcheck -j "$memcheck_jobs" --no-tests=error \

@@ -148,8 +148,10 @@ e2e_netns() {
     local ns
     ns=$(readlink /proc/self/ns/net)
     [ "${E2E_NETNS:-}" != "$ns" ] || return 0
-    command -v unshare >/dev/null && command -v ip >/dev/null ||
-        { echo "e2e tests need unshare (util-linux) and ip (iproute2)" >&2; exit 1; }
+    if ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then
+        echo "e2e tests need unshare (util-linux) and ip (iproute2)" >&2
+        exit 1
+    fi
     # shellcheck disable=SC2016 # expanded by the inner shell
     exec unshare --net -- "$BASH" -c '
         ip link set lo up || exit 1

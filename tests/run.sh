@@ -8,7 +8,7 @@
 # memcheck. (Running them a third time, plainly, cost 18 of 68 minutes and found nothing the
 # other two do not.) Each end-to-end test has a network namespace of its own (tests/e2e/lib.sh),
 # so they run side by side: E2E_JOBS at a time (default 3) against the sanitized daemon,
-# MEMCHECK_JOBS (default 2) under valgrind, which is CPU-bound.
+# MEMCHECK_JOBS (default 3) under valgrind.
 #
 #   bash tests/run.sh           the whole suite; exits non-zero if anything fails. .ci/run
 #                               calls exactly this.
@@ -20,7 +20,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 e2e_jobs=${E2E_JOBS:-3}
-memcheck_jobs=${MEMCHECK_JOBS:-2}
+memcheck_jobs=${MEMCHECK_JOBS:-3}
 quick=""
 case "${1:-}" in
 "") ;;

@@ -855,7 +855,8 @@ policy_headers() {
 # held_ids: queue ids in Postfix's hold queue ('!' after the id in postqueue -p).
 held_ids() {
     local out
-    out=$(postqueue -c "$PFDIR/etc" -p 2>&1) || fail "postqueue -p failed: $out"
+    out=$(postqueue -c "$PFDIR/etc" -p 2>"$E2E/postqueue.err") ||
+        fail "postqueue -p failed: $(cat "$E2E/postqueue.err")"
     sed -n -E 's/^([0-9A-F]+)!.*/\1/p' <<<"$out"
 }
 

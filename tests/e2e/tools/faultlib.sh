@@ -100,7 +100,8 @@ sink_markers() {
 
 queue_size() {
     local out
-    out=$(postqueue -c "$PFDIR/etc" -j 2>&1) || fail "postqueue -j failed: $out"
+    out=$(postqueue -c "$PFDIR/etc" -j 2>"$E2E/postqueue.err") ||
+        fail "postqueue -j failed: $(cat "$E2E/postqueue.err")"
     [ -n "$out" ] || { echo 0; return 0; }
     grep -c . <<<"$out"
 }

@@ -335,7 +335,7 @@ make_certs() {
         chmod 644 ./*.crt ./*.key
     ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; fail "certificate generation"; }
     CA_CRT=$d/ca.crt
-    # Client side OpenSSL config for TLSv1/TLSv1.1 (field guide 9): without it swaks fails with
+    # Client side OpenSSL config for TLSv1/TLSv1.1: without it swaks fails with
     # "legacy sigalg disallowed or unsupported".
     cat >"$E2E/client-openssl.cnf" <<'EOF'
 openssl_conf = default_conf
@@ -551,7 +551,7 @@ start_postfix() {
     local etc=$PFDIR/etc
     mkdir -p "$etc" "$PFDIR/queue" "$PFDIR/data"
     chown postfix "$PFDIR/data"
-    # Old protocols and ciphers on purpose (field guide 9): the tests need TLSv1 and kRSA.
+    # Old protocols and ciphers on purpose: the tests need TLSv1 and kRSA.
     cat >"$etc/openssl.cnf" <<'EOF'
 postfix = postfix_settings
 [postfix_settings]

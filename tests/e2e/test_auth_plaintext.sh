@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Plaintext SMTP AUTH (issue 4): Postfix with Cyrus SASL and a private sasldb. A client that
+# Plaintext SMTP AUTH: Postfix with Cyrus SASL and a private sasldb. A client that
 # authenticates without TLS gets the verdict auth-plaintext with the action of plaintext_auth:
 # monitor by default (accepted, recorded with the login), defer (451 4.7.11), reject (530
 # 5.7.11), tag (header), off. AUTH after STARTTLS, no AUTH, and a failed AUTH give none. The

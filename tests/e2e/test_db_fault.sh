@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The database cannot be written (issue 2, "Bad input" / on_db_error). Another process holds
+# The database cannot be written (on_db_error). Another process holds
 # SQLite's write lock (BEGIN EXCLUSIVE) for as long as the test wants:
 #  (a) on_db_error = accept (the default): mail flows, the log says the write failed and how many
 #      records are queued, nothing is written while locked, and once the lock is gone every

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Learned downgrade detection (issue 4) through the real Postfix: a peer that delivered over
+# Learned downgrade detection through the real Postfix: a peer that delivered over
 # STARTTLS three times and then comes in plaintext is deferred, also after a restart (the
 # history is reloaded from SQLite); a first contact, a peer below the count and a peer whose
 # TLS sessions left the window (clock shifted with faketime) are accepted; a drop from TLSv1.3

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Logs that cannot be forged (issue 11, section 6): hostile values through the real Postfix
+# Logs that cannot be forged: hostile values through the real Postfix
 # (a HELO, quoted local parts with '" verdict=pass', spaces, an AUTH login with ' verdict=',
 # a trusted certificate CN with a quote) land in tlsguard's log; a parser that follows
 # tlsguard(8) "Log format" (tools/log_fields.pl) finds in each decision line exactly one

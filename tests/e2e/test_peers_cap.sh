@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Bounded peer history (issue 11, section 5): with peers_max = 100, a few hundred distinct
+# Bounded peer history: with peers_max = 100, a few hundred distinct
 # clients that each deliver over TLS (driven over the milter protocol by milter_client.pl,
 # which can present any client address) leave at most 100 peers in memory, at run time and
 # after a restart (the history loaded from SQLite respects the cap too). The most recent peer

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The daemon's own attack surface (issue 11, section 4), driven over the milter protocol by
+# The daemon's own attack surface, driven over the milter protocol by
 # milter_client.pl:
 #  1. A symbolic link planted at the unix socket's path (to a file the test owns, and dangling)
 #     is not followed: tlsguard refuses to start with a clear error, the target keeps its

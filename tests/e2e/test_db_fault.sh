@@ -89,7 +89,7 @@ send_mail --from tf-locked@x.example --to r@y.example --header "Subject: dbfault
     fail "on_db_error=tempfail: accepted while the database cannot be written"
 expect_reply 451 "4.3.0 tlsguard cannot record this transaction, try again later" \
     "tempfail: MAIL gets 451 4.3.0 while the database cannot be written"
-replies | grep -qF "Service unavailable" && fail "tempfail: Postfix's dead-milter reply instead"
+grep -qF "Service unavailable" <<<"$(replies)" && fail "tempfail: Postfix's dead-milter reply instead"
 expect_log "tempfail: deferral logged" "deferred: database cannot be written (on_db_error=tempfail)"
 sleep 1
 db_unlock

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Libraries, for `version`. */
 #include <libmilter/mfapi.h>
@@ -196,8 +197,42 @@ static void explain_dane(void *arg, const char *domain, dane_facts *out)
     dane_lookup_domain(domain, 25, cfg->dns_timeout * 1000, out);
 }
 
+/* The peer's history for explain: --peer NAME learned with --peer-learned VERSION, i.e.
+ * downgrade_min_sessions deliveries over that version just now (flow hook). */
+typedef struct explain_peer {
+    const tlsg_config *cfg;
+    const char *name, *learned, *tls_version;
+} explain_peer;
+
+static int explain_downgrade(void *arg, policy_downgrade mode, const policy_decision *sender,
+                             policy_decision *out)
+{
+    const explain_peer *p = arg;
+    int64_t now = time(NULL);
+    downgrade_params prm = {.now = now, .min_sessions = (unsigned)p->cfg->downgrade_min_sessions,
+                            .window = p->cfg->downgrade_window, .mode = mode};
+    downgrade_history *h = NULL;
+
+    if (!p->name)
+        return 0;
+    if (p->learned) {
+        h = downgrade_history_new(prm.min_sessions);
+        for (unsigned i = 0; i < prm.min_sessions; i++)
+            downgrade_learn(h, now, p->learned);
+    }
+    downgrade_decide(h, &prm, p->name, p->tls_version, sender, out);
+    downgrade_history_free(h);
+    return 1;
+}
+
+static void explain_dane_hook(void *arg, const char *domain, dane_facts *out)
+{
+    explain_dane((void *)((const explain_peer *)arg)->cfg, domain, out);
+}
+
 enum { OPT_FROM = 256, OPT_RCPT, OPT_CLIENT, OPT_TLSV, OPT_CIPHER, OPT_BITS, OPT_SUBJ,
-       OPT_ISSUER, OPT_VERIFIED, OPT_FP, OPT_NO_CERT, OPT_AUTH_TYPE, OPT_AUTH_AUTHEN };
+       OPT_ISSUER, OPT_VERIFIED, OPT_FP, OPT_NO_CERT, OPT_AUTH_TYPE, OPT_AUTH_AUTHEN,
+       OPT_PEER, OPT_PEER_LEARNED };
 
 int cli_explain(int argc, char **argv)
 {
@@ -215,6 +250,8 @@ int cli_explain(int argc, char **argv)
         {"no-cert", no_argument, NULL, OPT_NO_CERT},
         {"auth-type", required_argument, NULL, OPT_AUTH_TYPE},
         {"auth-authen", required_argument, NULL, OPT_AUTH_AUTHEN},
+        {"peer", required_argument, NULL, OPT_PEER},
+        {"peer-learned", required_argument, NULL, OPT_PEER_LEARNED},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *from = NULL, *rcpts[256];
@@ -223,6 +260,7 @@ int cli_explain(int argc, char **argv)
     policy_facts f = {.cipher_bits = -1};
     const policy_decision *sender;
     policy_decision d;
+    explain_peer peer = {0};
     flow *fl;
     snapshot *s;
     int opt;
@@ -255,6 +293,8 @@ int cli_explain(int argc, char **argv)
         case OPT_NO_CERT: f.cert_none = 1; break;
         case OPT_AUTH_TYPE: f.auth_type = optarg; break;
         case OPT_AUTH_AUTHEN: f.auth_authen = optarg; break;
+        case OPT_PEER: peer.name = optarg; break;
+        case OPT_PEER_LEARNED: peer.learned = optarg; break;
         default: goto usage;
         }
     }
@@ -265,8 +305,10 @@ int cli_explain(int argc, char **argv)
 
     /* The daemon's transaction flow, with the flags as the MTA's facts. */
     fl = xmalloc(sizeof *fl);
+    peer.cfg = &s->cfg;
+    peer.tls_version = f.tls_version;
     flow_start(fl, s->pol, &s->opts, s->cfg.plaintext_auth,
-               &(flow_hooks){.dane = explain_dane, .arg = (void *)&s->cfg});
+               &(flow_hooks){explain_dane_hook, explain_downgrade, NULL, &peer});
     sender = flow_mail(fl, &f, from, NULL);
     if (!fl->from_env.readable)
         fprintf(stderr, "tlsguard explain: --from: no usable domain in '%s': %s\n", from,
@@ -302,7 +344,8 @@ usage:
                     "         [--client IP] [--tls-version V --cipher NAME --cipher-bits N]\n"
                     "         [--cert-subject CN --cert-issuer CN --cert-verified]\n"
                     "         [--cert-fp FINGERPRINT | --no-cert]\n"
-                    "         [--auth-type MECHANISM [--auth-authen LOGIN]]\n");
+                    "         [--auth-type MECHANISM [--auth-authen LOGIN]]\n"
+                    "         [--peer NAME [--peer-learned VERSION]]\n");
     return 1;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Libraries, for `version`. */
 #include <libmilter/mfapi.h>
@@ -14,6 +15,7 @@
 
 /* Core. */
 #include "policy/downgrade.h"
+#include "policy/flow.h"
 #include "policy/policy.h"
 
 #include "policy/xalloc.h"
@@ -178,31 +180,55 @@ static void print_decision(const char *what, const policy_decision *d)
     printf("\n");
 }
 
-static int refuses(const policy_decision *d)
-{
-    return d->action == POLICY_ACTION_REJECT || d->action == POLICY_ACTION_DEFER;
-}
-
-/* The same DNS facts the daemon would use, from the live resolver configured in FILE. */
-static void explain_dane(const tlsg_config *cfg, const policy *pol, const policy_opts *opts,
-                         policy_facts *f, const char *domain, policy_decision *d)
+/* The same DNS facts the daemon would use, from the live resolver configured in FILE
+ * (flow hook, policy/flow.h). */
+static void explain_dane(void *arg, const char *domain, dane_facts *out)
 {
     static int tried;
-    dane_facts *df;
+    const tlsg_config *cfg = arg;
     char err[600];
 
     if (!tried++ && config_resolver_init(cfg, err, sizeof err) != 0)
         fprintf(stderr, "tlsguard explain: %s\n", err);
-    df = xmalloc(sizeof *df);
-    dane_lookup_domain(domain, 25, cfg->dns_timeout * 1000, df);
-    f->dane = df;
-    policy_eval_rcpt(pol, opts, f, domain, d);
-    f->dane = NULL;
-    free(df);
+    dane_lookup_domain(domain, 25, cfg->dns_timeout * 1000, out);
+}
+
+/* The peer's history for explain: --peer NAME learned with --peer-learned VERSION, i.e.
+ * downgrade_min_sessions deliveries over that version just now (flow hook). */
+typedef struct explain_peer {
+    const tlsg_config *cfg;
+    const char *name, *learned, *tls_version;
+} explain_peer;
+
+static int explain_downgrade(void *arg, policy_downgrade mode, const policy_decision *sender,
+                             policy_decision *out)
+{
+    const explain_peer *p = arg;
+    int64_t now = time(NULL);
+    downgrade_params prm = {.now = now, .min_sessions = (unsigned)p->cfg->downgrade_min_sessions,
+                            .window = p->cfg->downgrade_window, .mode = mode};
+    downgrade_history *h = NULL;
+
+    if (!p->name)
+        return 0;
+    if (p->learned) {
+        h = downgrade_history_new(prm.min_sessions);
+        for (unsigned i = 0; i < prm.min_sessions; i++)
+            downgrade_learn(h, now, p->learned);
+    }
+    downgrade_decide(h, &prm, p->name, p->tls_version, sender, out);
+    downgrade_history_free(h);
+    return 1;
+}
+
+static void explain_dane_hook(void *arg, const char *domain, dane_facts *out)
+{
+    explain_dane((void *)((const explain_peer *)arg)->cfg, domain, out);
 }
 
 enum { OPT_FROM = 256, OPT_RCPT, OPT_CLIENT, OPT_TLSV, OPT_CIPHER, OPT_BITS, OPT_SUBJ,
-       OPT_ISSUER, OPT_VERIFIED, OPT_FP, OPT_NO_CERT };
+       OPT_ISSUER, OPT_VERIFIED, OPT_FP, OPT_NO_CERT, OPT_AUTH_TYPE, OPT_AUTH_AUTHEN,
+       OPT_PEER, OPT_PEER_LEARNED };
 
 int cli_explain(int argc, char **argv)
 {
@@ -218,16 +244,20 @@ int cli_explain(int argc, char **argv)
         {"cert-verified", no_argument, NULL, OPT_VERIFIED},
         {"cert-fp", required_argument, NULL, OPT_FP},
         {"no-cert", no_argument, NULL, OPT_NO_CERT},
+        {"auth-type", required_argument, NULL, OPT_AUTH_TYPE},
+        {"auth-authen", required_argument, NULL, OPT_AUTH_AUTHEN},
+        {"peer", required_argument, NULL, OPT_PEER},
+        {"peer-learned", required_argument, NULL, OPT_PEER_LEARNED},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL, *from = NULL, *rcpts[256];
-    char domain[POLICY_DOMAIN_MAX], addr[POLICY_ADDR_MAX], rules[1024] = "", what[600];
-    char value[900];
-    size_t nrcpt = 0, accepted = 0;
-    int tag;
+    char addr[POLICY_ADDR_MAX], what[600], value[900];
+    size_t nrcpt = 0;
     policy_facts f = {.cipher_bits = -1};
+    const policy_decision *sender;
     policy_decision d;
-    policy_verdict verdict;
+    explain_peer peer = {0};
+    flow *fl;
     snapshot *s;
     int opt;
 
@@ -257,54 +287,51 @@ int cli_explain(int argc, char **argv)
         case OPT_VERIFIED: f.cert_verified = 1; break;
         case OPT_FP: f.cert_fp = optarg; break;
         case OPT_NO_CERT: f.cert_none = 1; break;
+        case OPT_AUTH_TYPE: f.auth_type = optarg; break;
+        case OPT_AUTH_AUTHEN: f.auth_authen = optarg; break;
+        case OPT_PEER: peer.name = optarg; break;
+        case OPT_PEER_LEARNED: peer.learned = optarg; break;
         default: goto usage;
         }
     }
     if (!from || !nrcpt || optind != argc)
         goto usage;
-    if (policy_addr_domain(from, domain, sizeof domain) != 0) {
-        fprintf(stderr, "tlsguard explain: --from: no usable domain in '%s'; from: rules will not match\n", from);
-        domain[0] = '\0';
-    }
-    f.mail_from_domain = domain;
     if (!(s = load_or_report(path)))
         return 1;
 
-    policy_eval_sender(s->pol, &s->opts, &f, &d);
-    print_decision("sender", &d);
-    verdict = d.verdict;
-    tag = d.action == POLICY_ACTION_TAG;
-    policy_rules_add(rules, sizeof rules, d.rule_text);
-    if (refuses(&d)) {
+    /* The daemon's transaction flow, with the flags as the MTA's facts. */
+    fl = xmalloc(sizeof *fl);
+    peer.cfg = &s->cfg;
+    peer.tls_version = f.tls_version;
+    flow_start(fl, s->pol, &s->opts, s->cfg.plaintext_auth,
+               &(flow_hooks){explain_dane_hook, explain_downgrade, NULL, &peer});
+    sender = flow_mail(fl, &f, from, NULL);
+    if (!fl->from_env.readable)
+        fprintf(stderr, "tlsguard explain: --from: no usable domain in '%s': %s\n", from,
+                fl->from_env.why);
+    print_decision("sender", sender);
+    if (flow_refuses(sender)) {
         printf("result: MAIL FROM refused; no recipient is evaluated\n");
-        snapshot_release(s);
-        return 0;
+        goto done;
     }
     for (size_t i = 0; i < nrcpt; i++) {
-        if (policy_addr_domain(rcpts[i], domain, sizeof domain) != 0)
-            domain[0] = '\0';
         if (policy_addr_normalize(rcpts[i], addr, sizeof addr) != 0)
             policy_sanitize(rcpts[i], addr, sizeof addr);
-        policy_eval_rcpt(s->pol, &s->opts, &f, domain, &d);
-        if (d.needs_dane)
-            explain_dane(&s->cfg, s->pol, &s->opts, &f, domain, &d);
+        flow_rcpt(fl, &f, rcpts[i], NULL, &d);
         snprintf(what, sizeof what, "rcpt <%s>", addr);
         print_decision(what, &d);
-        if (!refuses(&d)) {
-            accepted++;
-            tag |= d.action == POLICY_ACTION_TAG;
-            verdict = policy_verdict_combine(verdict, d.verdict);
-            policy_rules_add(rules, sizeof rules, d.rule_text);
-        }
     }
-    if (!accepted) {
+    if (!fl->accepted) {
         printf("result: every recipient refused; no message\n");
     } else {
-        policy_header_value(&f, verdict, rules, value, sizeof value);
-        printf("result: message accepted for %zu of %zu recipients\n", accepted, nrcpt);
-        if (s->cfg.header || tag)
+        int add = flow_end(fl, &f, s->cfg.header, value, sizeof value);
+
+        printf("result: message accepted for %u of %zu recipients\n", fl->accepted, nrcpt);
+        if (add)
             printf("header: X-TLS-Policy: %s\n", value);
     }
+done:
+    free(fl);
     snapshot_release(s);
     resolver_shutdown();
     return 0;
@@ -312,7 +339,9 @@ usage:
     fprintf(stderr, "usage: tlsguard explain [-c FILE] --from ADDR --rcpt ADDR [--rcpt ADDR...]\n"
                     "         [--client IP] [--tls-version V --cipher NAME --cipher-bits N]\n"
                     "         [--cert-subject CN --cert-issuer CN --cert-verified]\n"
-                    "         [--cert-fp FINGERPRINT | --no-cert]\n");
+                    "         [--cert-fp FINGERPRINT | --no-cert]\n"
+                    "         [--auth-type MECHANISM [--auth-authen LOGIN]]\n"
+                    "         [--peer NAME [--peer-learned VERSION]]\n");
     return 1;
 }
 

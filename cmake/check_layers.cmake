@@ -15,7 +15,7 @@
 cmake_policy(VERSION 3.18)
 
 set(levels policy=0 util=1 dns=2 store=2 config=3 milter=4 cli=5)
-set(public_policy policy.h dane.h downgrade.h hash.h lrumap.h xalloc.h)
+set(public_policy policy.h dane.h downgrade.h flow.h hash.h lrumap.h xalloc.h)
 set(public_util log.h hashkey.h json.h diag.h)
 set(public_dns resolver.h dane_lookup.h)
 set(public_store recorder.h peers.h query.h)

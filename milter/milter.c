@@ -14,6 +14,7 @@
 
 /* Core. */
 #include "policy/downgrade.h"
+#include "policy/flow.h"
 #include "policy/policy.h"
 #include "policy/xalloc.h"
 
@@ -30,7 +31,6 @@
  * a message with more is refused (each deletion makes the MTA scan the headers again).
  */
 #define FORGED_LIMIT 100
-#define RULES_MAX 1024
 #define TLS_MACROS \
     "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} " \
     "{cn_issuer} {cert_fp} {cert_md5}"
@@ -65,13 +65,8 @@ typedef struct msg_state {
     char at[24];
     char queue_id[64];
     char mail_from[POLICY_ADDR_MAX];
-    char from_domain[POLICY_DOMAIN_MAX];
-    policy_envelope from_env; /* the sender's domain(s) as the MTA uses them */
-    policy_decision sender;
-    policy_verdict verdict; /* combined over sender and accepted recipients */
-    char rules[RULES_MAX];  /* rule texts that applied, comma-separated */
-    int tag, quarantine;
-    char why_held[POLICY_REASON_MAX + 16];
+    const char *addr; /* the address the decisions being made are about, for the log */
+    flow fl;          /* the decisions (policy/flow.h) */
     int forged; /* X-TLS-Policy headers in the message as the MTA showed it (on_header) */
 } msg_state;
 
@@ -250,7 +245,7 @@ static void queue_message(const conn *c, const char *outcome)
     r->at = xstrdup(m->at);
     r->queue_id = dup_or_null(m->queue_id);
     r->addr = xstrdup(m->mail_from);
-    decision_fields(r, &m->sender);
+    decision_fields(r, &m->fl.sender);
     r->outcome = outcome ? xstrdup(outcome) : NULL;
     recorder_put(r);
 }
@@ -271,7 +266,7 @@ static void facts_of(const conn *c, policy_facts *f)
 {
     memset(f, 0, sizeof *f);
     f->client_addr = c->client_addr[0] ? c->client_addr : NULL;
-    f->mail_from_domain = c->msg.from_domain;
+    f->mail_from_domain = c->msg.fl.from_domain;
     f->tls_version = c->has_tls ? c->tls_version : NULL;
     f->cipher = c->has_tls ? c->cipher : NULL;
     f->cipher_bits = c->has_tls ? c->cipher_bits : -1;
@@ -398,57 +393,6 @@ static sfsistat refuse(SMFICTX *ctx, int code, const char *xcode, const char *te
     return reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
-static int refuses(const policy_decision *d)
-{
-    return d->action == POLICY_ACTION_REJECT || d->action == POLICY_ACTION_DEFER;
-}
-
-/* Notes an accepted decision for the header and the end-of-message actions. */
-static void note_accepted(msg_state *m, const policy_decision *d)
-{
-    m->verdict = policy_verdict_combine(m->verdict, d->verdict);
-    policy_rules_add(m->rules, sizeof m->rules, d->rule_text);
-    if (d->action == POLICY_ACTION_TAG)
-        m->tag = 1;
-    if (d->action == POLICY_ACTION_QUARANTINE && !m->quarantine) {
-        m->quarantine = 1;
-        snprintf(m->why_held, sizeof m->why_held, "tlsguard: %s", d->reason);
-    }
-}
-
-/*
- * A second decision about the message (downgrade, auth-plaintext): of it and the message's
- * decision so far, the stronger becomes the message's (its verdict, reason and action are
- * recorded and answer MAIL); the other still counts for the header. Harmless if the message
- * is then refused: the state is reset at the next MAIL.
- */
-static void keep_stronger(msg_state *m, const policy_decision *d)
-{
-    if (policy_decision_stronger(&m->sender, d) == d) {
-        note_accepted(m, &m->sender);
-        m->sender = *d;
-    } else {
-        note_accepted(m, d);
-    }
-}
-
-/* SMTP AUTH in a session without TLS (plaintext_auth), after the downgrade check. */
-static void check_auth(SMFICTX *ctx, const conn *c, msg_state *m)
-{
-    char type[64], authen[POLICY_ADDR_MAX];
-    policy_decision d;
-    policy_facts f;
-
-    facts_of(c, &f);
-    f.auth_type = macro(ctx, "{auth_type}", type, sizeof type) ? type : NULL;
-    f.auth_authen = macro(ctx, "{auth_authen}", authen, sizeof authen) ? authen : NULL;
-    policy_eval_auth(&m->snap->opts, &f, m->snap->cfg.plaintext_auth, &d);
-    if (d.verdict == POLICY_VERDICT_NONE)
-        return;
-    log_decision(c, "auth", m->mail_from, &d);
-    keep_stronger(m, &d);
-}
-
 static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                              unsigned long f2, unsigned long f3, unsigned long *pf0,
                              unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
@@ -509,31 +453,6 @@ static sfsistat on_helo(SMFICTX *ctx, char *helo)
     return noreply(c, SMFIP_NR_HELO);
 }
 
-/*
- * The learned downgrade check (downgrade.h), after the sender-side rule. A rule that passes
- * with a downgrade in monitor mode records verdict downgrade, action monitor.
- */
-static void check_downgrade(conn *c, msg_state *m)
-{
-    downgrade_params prm = {
-        .now = time(NULL),
-        .min_sessions = (unsigned)m->snap->cfg.downgrade_min_sessions,
-        .window = m->snap->cfg.downgrade_window,
-        .mode = downgrade_mode_for(m->sender.rule, &m->snap->opts),
-    };
-    policy_decision *d;
-
-    if (prm.mode == POLICY_DOWNGRADE_OFF || !c->peer[0])
-        return;
-    d = xmalloc(sizeof *d); /* large: not on a libmilter thread's stack */
-    peers_decide(c->peer, &prm, c->has_tls ? c->tls_version : NULL, &m->sender, d);
-    if (d->verdict == POLICY_VERDICT_DOWNGRADE) {
-        log_decision(c, "downgrade", m->mail_from, d);
-        keep_stronger(m, d);
-    }
-    free(d);
-}
-
 /* A session counts once in its peer's TLS history: at its first delivered message. */
 static void learn_tls(conn *c)
 {
@@ -546,54 +465,53 @@ static void learn_tls(conn *c)
     c->learned = 1;
 }
 
-/*
- * The sender's domain as the MTA will use it (policy_envelope_read: the MAIL argument and
- * {mail_addr}). Where the two name different domains both are evaluated and the stronger
- * decision is the message's (keep_stronger). An unreadable address is decided in
- * check_unreadable().
- */
-static void eval_sender(SMFICTX *ctx, conn *c, msg_state *m, const char *arg, policy_facts *f)
-{
-    policy_envelope *env = &m->from_env;
-    policy_decision *d;
+/* Flow hooks (policy/flow.h): the facts the core does not gather itself, and the log. */
 
-    policy_envelope_read(arg, smfi_getsymval(ctx, "{mail_addr}"), 0, env);
-    snprintf(m->from_domain, sizeof m->from_domain, "%s", env->domain);
-    f->mail_from_domain = m->from_domain;
-    policy_eval_sender(m->snap->pol, &m->snap->opts, f, &m->sender);
-    log_decision(c, "sender", m->mail_from, &m->sender);
-    if (!env->mta_domain[0])
-        return;
-    d = xmalloc(sizeof *d); /* large: not on a libmilter thread's stack */
-    f->mail_from_domain = env->mta_domain;
-    policy_eval_sender(m->snap->pol, &m->snap->opts, f, d);
-    f->mail_from_domain = m->from_domain;
-    log_two_domains(m->queue_id, "sender", env);
-    log_decision(c, "sender", m->mail_from, d);
-    keep_stronger(m, d);
-    free(d);
+/* A dane or dane-only rule applies: this session's thread waits for the domain's DNS facts,
+ * within dns_timeout; others go on. */
+static void hook_dane(void *arg, const char *domain, dane_facts *out)
+{
+    const conn *c = arg;
+
+    dane_lookup_domain(domain, 25, c->msg.snap->cfg.dns_timeout * 1000, out);
 }
 
-/* A sender address whose domain cannot be read: 451 4.1.7 where a from: rule could apply
- * (policy_eval_unreadable), else recorded as verdict unreadable. */
-static void check_unreadable(conn *c, msg_state *m)
+/* The learned downgrade (downgrade.h) from the peer's history in store/peers.c. */
+static int hook_downgrade(void *arg, policy_downgrade mode, const policy_decision *sender,
+                          policy_decision *out)
 {
-    policy_decision *d;
+    const conn *c = arg;
+    const tlsg_config *cfg = &c->msg.snap->cfg;
+    downgrade_params prm = {
+        .now = time(NULL),
+        .min_sessions = (unsigned)cfg->downgrade_min_sessions,
+        .window = cfg->downgrade_window,
+        .mode = mode,
+    };
 
-    if (m->from_env.readable)
-        return;
-    d = xmalloc(sizeof *d);
-    policy_eval_unreadable(m->snap->pol, &m->snap->opts, 0, &m->from_env, d);
-    log_decision(c, "sender", m->mail_from, d);
-    keep_stronger(m, d);
-    free(d);
+    if (!c->peer[0])
+        return 0;
+    peers_decide(c->peer, &prm, c->has_tls ? c->tls_version : NULL, sender, out);
+    return 1;
+}
+
+static void hook_decided(void *arg, const char *what, const policy_envelope *two,
+                         const policy_decision *d)
+{
+    const conn *c = arg;
+
+    if (two)
+        log_two_domains(c->msg.queue_id, what, two);
+    log_decision(c, what, c->msg.addr, d);
 }
 
 static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 {
     conn *c = conn_get(ctx);
     msg_state *m = &c->msg;
-    char id[LOG_VALUE_MAX];
+    char id[LOG_VALUE_MAX], type[64], authen[POLICY_ADDR_MAX];
+    const flow_hooks hooks = {hook_dane, hook_downgrade, hook_decided, c};
+    const policy_decision *d;
     policy_facts f;
 
     message_end(c, "aborted");
@@ -606,18 +524,18 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     recorder_now(m->at, sizeof m->at);
     macro(ctx, "i", m->queue_id, sizeof m->queue_id);
     store_addr(argv[0], m->mail_from, sizeof m->mail_from);
+    m->addr = m->mail_from;
     read_tls(ctx, c);
     c->messages++;
     facts_of(c, &f);
-    eval_sender(ctx, c, m, argv[0], &f);
-    check_downgrade(c, m);
-    check_auth(ctx, c, m);
-    check_unreadable(c, m);
+    f.auth_type = macro(ctx, "{auth_type}", type, sizeof type) ? type : NULL;
+    f.auth_authen = macro(ctx, "{auth_authen}", authen, sizeof authen) ? authen : NULL;
+    flow_start(&m->fl, m->snap->pol, &m->snap->opts, m->snap->cfg.plaintext_auth, &hooks);
+    d = flow_mail(&m->fl, &f, argv[0], smfi_getsymval(ctx, "{mail_addr}"));
     queue_session(c, 0);
-    if (refuses(&m->sender)) {
+    if (flow_refuses(d)) {
         message_end(c, "refused");
-        return refuse(ctx, c->msg.sender.code, c->msg.sender.xcode, c->msg.sender.reply,
-                      c->msg.sender.action == POLICY_ACTION_REJECT);
+        return refuse(ctx, d->code, d->xcode, d->reply, d->action == POLICY_ACTION_REJECT);
     }
     if (m->snap->cfg.on_db_error == ON_DB_ERROR_TEMPFAIL && !recorder_healthy()) {
         log_msg(LOG_WARNING, "%s: deferred: database cannot be written (on_db_error=tempfail)",
@@ -627,60 +545,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
                       0);
     }
     queue_message(c, NULL);
-    note_accepted(m, &m->sender);
     return SMFIS_CONTINUE;
-}
-
-/* A dane or dane-only rule applies: gather the domain's DNS facts (this session's thread
- * waits, within dns_timeout; others go on) and decide again with them. */
-static void eval_rcpt_dane(const snapshot *snap, policy_facts *f, const char *domain,
-                           policy_decision *d)
-{
-    dane_facts *df = xmalloc(sizeof *df); /* large: not on a libmilter thread's stack */
-
-    dane_lookup_domain(domain, 25, snap->cfg.dns_timeout * 1000, df);
-    f->dane = df;
-    policy_eval_rcpt(snap->pol, &snap->opts, f, domain, d);
-    f->dane = NULL;
-    free(df);
-}
-
-/* The rcpt: rules for one domain, with DNS facts when a dane rule asks for them. */
-static void eval_rcpt_domain(const snapshot *snap, policy_facts *f, const char *domain,
-                             policy_decision *d)
-{
-    policy_eval_rcpt(snap->pol, &snap->opts, f, domain, d);
-    if (d->needs_dane)
-        eval_rcpt_dane(snap, f, domain, d);
-}
-
-/*
- * One recipient's decision: its domain as the MTA will use it (policy_envelope_read: the RCPT
- * argument and {rcpt_addr}); both domains where they differ, the stronger decision wins; an
- * unreadable address gets 451 4.1.3 where a rcpt: rule could apply (policy_eval_unreadable).
- */
-static void eval_rcpt(SMFICTX *ctx, const conn *c, const char *rcpt, const char *arg,
-                      policy_facts *f, policy_decision *d)
-{
-    const snapshot *snap = c->msg.snap;
-    policy_envelope env;
-    policy_decision *d2;
-
-    policy_envelope_read(arg, smfi_getsymval(ctx, "{rcpt_addr}"), 1, &env);
-    if (!env.readable)
-        policy_eval_unreadable(snap->pol, &snap->opts, 1, &env, d);
-    else
-        eval_rcpt_domain(snap, f, env.domain, d);
-    log_decision(c, "rcpt", rcpt, d);
-    if (!env.readable || !env.mta_domain[0])
-        return;
-    d2 = xmalloc(sizeof *d2); /* large: not on a libmilter thread's stack */
-    eval_rcpt_domain(snap, f, env.mta_domain, d2);
-    log_two_domains(c->msg.queue_id, "rcpt", &env);
-    log_decision(c, "rcpt", rcpt, d2);
-    if (policy_decision_stronger(d, d2) == d2)
-        *d = *d2;
-    free(d2);
 }
 
 static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
@@ -698,7 +563,9 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
         macro(ctx, "i", m->queue_id, sizeof m->queue_id);
     store_addr(argv[0], rcpt, sizeof rcpt);
     facts_of(c, &f);
-    eval_rcpt(ctx, c, rcpt, argv[0], &f, &d);
+    m->addr = rcpt;
+    flow_rcpt(&m->fl, &f, argv[0], smfi_getsymval(ctx, "{rcpt_addr}"), &d);
+    m->addr = NULL;
     r = rec_new(REC_RCPT);
     r->id = m->id;
     recorder_now(now, sizeof now);
@@ -707,9 +574,8 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
     decision_fields(r, &d);
     r->dane = dup_or_null(d.dane);
     recorder_put(r);
-    if (refuses(&d))
+    if (flow_refuses(&d))
         return refuse(ctx, d.code, d.xcode, d.reply, d.action == POLICY_ACTION_REJECT);
-    note_accepted(m, &d);
     return SMFIS_CONTINUE;
 }
 
@@ -771,17 +637,15 @@ static sfsistat on_eom(SMFICTX *ctx)
         return r;
     if (!m->queue_id[0])
         macro(ctx, "i", m->queue_id, sizeof m->queue_id);
-    if (m->snap->cfg.header || m->tag) {
-        facts_of(c, &f);
-        policy_header_value(&f, m->verdict, m->rules, value, sizeof value);
-        if (smfi_insheader(ctx, 0, HEADER_NAME, value) != MI_SUCCESS)
-            log_msg(LOG_WARNING, "%s: could not add the %s header", log_id(m, id, sizeof id),
-                    HEADER_NAME);
-    }
-    if (m->quarantine && smfi_quarantine(ctx, m->why_held) != MI_SUCCESS)
+    facts_of(c, &f);
+    if (flow_end(&m->fl, &f, m->snap->cfg.header, value, sizeof value) &&
+        smfi_insheader(ctx, 0, HEADER_NAME, value) != MI_SUCCESS)
+        log_msg(LOG_WARNING, "%s: could not add the %s header", log_id(m, id, sizeof id),
+                HEADER_NAME);
+    if (m->fl.quarantine && smfi_quarantine(ctx, m->fl.why_held) != MI_SUCCESS)
         log_msg(LOG_ERR, "%s: quarantine refused by the MTA", log_id(m, id, sizeof id));
     learn_tls(c);
-    message_end(c, m->quarantine ? "quarantined" : m->tag ? "tagged" : "accepted");
+    message_end(c, m->fl.quarantine ? "quarantined" : m->fl.tag ? "tagged" : "accepted");
     return SMFIS_CONTINUE;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * peers_flood - what a flood of distinct peers costs tlsguard's bounded tables (issue 11,
- * section 5). Links the daemon's own store/peers.c and dns/resolver.c.
+ * peers_flood - what a flood of distinct peers costs tlsguard's bounded tables (the peer
+ * history and the DNS cache). Links the daemon's own store/peers.c and dns/resolver.c.
  *
  * Peer history: PEERS (default 1,000,000) distinct peers, alternately an IPv6 /64 and a
  * client name, each a TLS session (peers_learn) preceded by the downgrade check every message

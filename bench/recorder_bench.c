@@ -105,7 +105,7 @@ static void print_latency(const char *phase, const char *what, uint32_t *v, size
            v[n - 1]);
 }
 
-/* The five records of a one-message session, built as milter.c builds them; `k` is which
+/* The five records of a one-message session, built as milter/milter.c builds them; `k` is which
  * one (0..4). Timings go to s if not NULL. */
 static void put_record(int k, int64_t session, int64_t message, samples *s)
 {

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# bench/run.sh - what tlsguard costs a Postfix server, measured (issue 5, section 1).
+# bench/run.sh - what tlsguard costs a Postfix server, measured against Postfix alone and
+# against a milter that does nothing.
 # See bench/README.md. Run as root on a test machine; everything runs on 127.0.0.0/8 inside
 # one temp dir, and every process started here is stopped on exit.
 #

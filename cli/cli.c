@@ -12,7 +12,6 @@
 /* Libraries, for `version`. */
 #include <libmilter/mfapi.h>
 #include <openssl/crypto.h>
-#include <sqlite3.h>
 
 /* Core. */
 #include "policy/downgrade.h"
@@ -25,6 +24,8 @@
 #include "config/config.h"
 #include "dns/dane_lookup.h"
 #include "dns/resolver.h"
+#include "store/query.h"
+#include "util/diag.h"
 
 static void print_line(void *arg, const char *line)
 {
@@ -37,8 +38,7 @@ static snapshot *load_or_report(const char *path)
     policy_diag diag = {0};
     snapshot *s = snapshot_load(path, &diag);
 
-    for (size_t i = 0; i < diag.n; i++)
-        fprintf(stderr, "%s\n", diag.msgs[i]);
+    diag_report(&diag, stderr, NULL);
     if (!s)
         fprintf(stderr, "tlsguard: %d error(s); configuration not OK\n", diag.errors);
     policy_diag_free(&diag);
@@ -80,7 +80,7 @@ static void warn_fingerprint(const snapshot *s)
     }
 }
 
-/* The group a unix socket gets when tlsguard starts as root (serve.c's socket_gid()). */
+/* The group a unix socket gets when tlsguard starts as root (milter/serve.c's socket_gid()). */
 static int check_socket_group(const tlsg_config *cfg)
 {
     const char *name = cfg->socket_group ? cfg->socket_group : TLSG_DEFAULT_SOCKET_GROUP;
@@ -110,27 +110,23 @@ static void check_retention(const tlsg_config *cfg)
             cfg->retention_days);
 }
 
-int cli_open_database(const char *cmd, const char *config_path, tlsg_config *cfg, sqlite3 **db)
+int cli_open_database(const char *cmd, const char *config_path, tlsg_config *cfg, query_db **db)
 {
     policy_diag diag = {0};
+    char err[256];
 
     *db = NULL;
     if (config_load(config_path, cfg, &diag) != 0) {
-        for (size_t i = 0; i < diag.n; i++)
-            fprintf(stderr, "%s\n", diag.msgs[i]);
+        diag_report(&diag, stderr, NULL);
         policy_diag_free(&diag);
         return 1;
     }
     policy_diag_free(&diag);
-    if (sqlite3_open_v2(cfg->database, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(stderr, "tlsguard %s: cannot open database %s: %s\n", cmd, cfg->database,
-                *db ? sqlite3_errmsg(*db) : "out of memory");
-        sqlite3_close(*db);
-        *db = NULL;
+    if (!(*db = query_open(cfg->database, err, sizeof err))) {
+        fprintf(stderr, "tlsguard %s: cannot open database %s: %s\n", cmd, cfg->database, err);
         config_clear(cfg);
         return 2;
     }
-    sqlite3_busy_timeout(*db, 5000);
     return 0;
 }
 
@@ -356,6 +352,6 @@ int cli_version(int argc, char **argv)
     smfi_version(&major, &minor, &patch);
     printf("tlsguard %s\n", TLSGUARD_VERSION);
     printf("libmilter %u.%u.%u, %s, SQLite %s\n", major, minor, patch,
-           OpenSSL_version(OPENSSL_VERSION), sqlite3_libversion());
+           OpenSSL_version(OPENSSL_VERSION), query_sqlite_version());
     return 0;
 }

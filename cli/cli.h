@@ -5,18 +5,19 @@
 /*
  * cli - the subcommands that do not run the daemon. Each takes the arguments after its
  * name and returns the process exit status (0 ok, 1 usage or configuration error,
- * 2 runtime error). Output goes to stdout, errors to stderr.
+ * 2 runtime error). Output goes to stdout, errors to stderr. Each is called once, from main;
+ * none is reentrant.
  */
 
-struct sqlite3;
+struct query_db;
 struct tlsg_config;
 
 /* For the subcommands that read the database: loads the configuration at `config_path`
- * (NULL: defaults) and opens its database read-only. Returns 0 with *cfg (caller clears it
- * with config_clear) and *db (caller closes it), or the exit status after printing the
- * errors, "tlsguard CMD: ..." (1 configuration, 2 database). */
+ * (NULL: defaults) and opens its database read-only (store/query.h). Returns 0 with *cfg
+ * (caller clears it with config_clear) and *db (caller closes it with query_close), or the
+ * exit status after printing the errors, "tlsguard CMD: ..." (1 configuration, 2 database). */
 int cli_open_database(const char *cmd, const char *config_path, struct tlsg_config *cfg,
-                      struct sqlite3 **db);
+                      struct query_db **db);
 
 int cli_check(int argc, char **argv);
 int cli_explain(int argc, char **argv);

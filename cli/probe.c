@@ -53,13 +53,13 @@
 #include "config/config.h"
 #include "dns/dane_lookup.h"
 #include "dns/resolver.h"
+#include "util/diag.h"
+#include "util/json.h"
 
 #define PROBE_STEP_MS 10000L /* connect, each reply, the handshake: each gets this long */
 #define PROBE_ADDRS_MAX 16   /* addresses probed per host (A and AAAA together) */
 #define PROBE_BUF (PROBE_LINES_MAX * (PROBE_LINE_MAX + 2))
 #define PROBE_EXIT_USAGE 3
-
-enum { RR_A = 1, RR_AAAA = 28, RR_TLSA = 52 };
 
 /* ---- results ----------------------------------------------------------------------- */
 
@@ -444,7 +444,8 @@ static void ssl_error_text(const char *what, char *err, size_t errsize)
 }
 
 /*
- * Arms ssl for DANE (field guide 6(b) for the call order). Reference names for DANE-TA
+ * Arms ssl for DANE, in the order OpenSSL requires: SSL_dane_enable() first, then the flags
+ * and the names, then SSL_dane_tlsa_add(), all before the handshake. Reference names for DANE-TA
  * (RFC 7672 3.2.2): the TLSA base (SSL_dane_enable), the MX host as published, and the
  * next-hop domain; DANE-EE checks no name. PKIX-TA/EE records are never handed over:
  * SSL_dane_tlsa_add accepts them and would verify against the system's CAs instead.
@@ -609,52 +610,66 @@ static const dane_lookup *addr_problem(const host_result *hr, dane_status s)
     return hr->a.status == s ? &hr->a : hr->aaaa.status == s ? &hr->aaaa : NULL;
 }
 
-static int failed(const dane_lookup *lk)
-{
-    return lk->status != DANE_LOOKUP_DATA && lk->status != DANE_LOOKUP_NODATA;
-}
-
-/* The DNS half of a host's verdict (dane.h's table). Sets hr->dane when DANE applies. */
+/* The DNS half of a host's verdict: this probe's own address lookups and the MX answer, then
+ * the core's grading of the host (dane_host_grade). Sets hr->dane when DANE applies. */
 static void dns_verdict(const probe_run *run, const dane_host *h, host_result *hr)
 {
     const dane_facts *f = &run->facts;
     const dane_lookup *bad, *tl = &h->tlsa;
 
-    if ((bad = addr_problem(hr, DANE_LOOKUP_BOGUS)))
+    if ((bad = addr_problem(hr, DANE_LOOKUP_BOGUS))) {
         host_says(hr, V_TEMPFAIL, "address lookup of %s: DNSSEC bogus (%s)", h->name, bad->why);
-    else if (!hr->naddr && ((bad = addr_problem(hr, DANE_LOOKUP_FAIL)) ||
-                            (bad = addr_problem(hr, DANE_LOOKUP_TIMEOUT))))
+        return;
+    }
+    if (!hr->naddr && ((bad = addr_problem(hr, DANE_LOOKUP_FAIL)) ||
+                       (bad = addr_problem(hr, DANE_LOOKUP_TIMEOUT)))) {
         host_says(hr, V_TEMPFAIL, "address lookup of %s: %s", h->name, bad->why);
-    else if (!hr->naddr)
+        return;
+    }
+    if (!hr->naddr) {
         host_says(hr, V_FAIL, "%s has no address records", h->name);
-    else if (!f->mx.secure)
+        return;
+    }
+    if (!f->mx.secure) {
         host_says(hr, V_NO_DANE, f->implicit_mx ? "no MX RRset, and its denial is not DNSSEC-signed"
                                                 : "MX RRset not DNSSEC-signed");
-    else if (failed(&h->addr)) /* the walk's own lookup: it decided that no TLSA lookup was made */
+        return;
+    }
+    switch (dane_host_grade(h)) {
+    case DANE_HOST_ADDR_ERROR: /* the walk's own lookup: it decided that no TLSA lookup was made */
         host_says(hr, V_TEMPFAIL, "address lookup of %s: %s", h->name, h->addr.why);
-    else if (failed(&h->cname))
+        return;
+    case DANE_HOST_CNAME_ERROR:
         host_says(hr, V_TEMPFAIL, "CNAME lookup of %s: %s", h->name, h->cname.why);
-    else if (!h->tlsa_base[0])
-        host_says(hr, V_NO_DANE, "address records not DNSSEC-signed: no TLSA lookup");
-    else if (tl->status == DANE_LOOKUP_BOGUS)
+        return;
+    case DANE_HOST_TLSA_BOGUS:
         host_says(hr, V_TEMPFAIL, "TLSA lookup _%d._tcp.%s: DNSSEC bogus (%s)", run->port,
                   h->tlsa_base, tl->why);
-    else if (failed(tl))
+        return;
+    case DANE_HOST_TLSA_ERROR:
         host_says(hr, V_TEMPFAIL, "TLSA lookup _%d._tcp.%s: %s", run->port, h->tlsa_base, tl->why);
-    else if (!tl->secure)
-        host_says(hr, V_NO_DANE, "TLSA answer at _%d._tcp.%s not DNSSEC-signed", run->port,
-                  h->tlsa_base);
-    else if (tl->status == DANE_LOOKUP_NODATA)
-        host_says(hr, V_NO_DANE, "no TLSA records at _%d._tcp.%s (%s)", run->port, h->tlsa_base,
-                  tl->why);
-    else {
-        for (size_t i = 0; i < h->ntlsa; i++)
-            hr->usable += dane_tlsa_usable(&h->tlsa_rr[i]) != 0;
-        if (!hr->usable)
-            host_says(hr, V_NO_DANE, "no usable TLSA record (PKIX-TA/PKIX-EE or unsupported "
-                                     "parameters): TLS mandatory but unauthenticated");
-        hr->dane = hr->usable > 0;
+        return;
+    case DANE_HOST_INSECURE:
+    case DANE_HOST_NO_TLSA:
+        if (!h->tlsa_base[0])
+            host_says(hr, V_NO_DANE, "address records not DNSSEC-signed: no TLSA lookup");
+        else if (!tl->secure)
+            host_says(hr, V_NO_DANE, "TLSA answer at _%d._tcp.%s not DNSSEC-signed", run->port,
+                      h->tlsa_base);
+        else
+            host_says(hr, V_NO_DANE, "no TLSA records at _%d._tcp.%s (%s)", run->port,
+                      h->tlsa_base, tl->why);
+        return;
+    case DANE_HOST_NO_USABLE:
+    case DANE_HOST_DANE:
+        break;
     }
+    for (size_t i = 0; i < h->ntlsa; i++)
+        hr->usable += dane_tlsa_usable(&h->tlsa_rr[i]) != 0;
+    if (!hr->usable)
+        host_says(hr, V_NO_DANE, "no usable TLSA record (PKIX-TA/PKIX-EE or unsupported "
+                                 "parameters): TLS mandatory but unauthenticated");
+    hr->dane = hr->usable > 0;
 }
 
 /* A DANE host: the worst of its addresses (fail, then tempfail), else verified. */
@@ -889,24 +904,10 @@ static void print_text(const probe_run *run)
 
 /* ---- JSON output ------------------------------------------------------------------- */
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20 || *p > 0x7e)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
 static void json_kv(const char *key, const char *value, int comma)
 {
     printf("%s\"%s\":", comma ? "," : "", key);
-    json_str(value);
+    json_string(stdout, value);
 }
 
 static void json_lookup(const char *key, const dane_lookup *lk)
@@ -1024,8 +1025,7 @@ static int load_config(const char *path, tlsg_config *cfg)
     policy_diag diag = {0};
     int rc = config_load(path, cfg, &diag);
 
-    for (size_t i = 0; i < diag.n; i++)
-        fprintf(stderr, "%s\n", diag.msgs[i]);
+    diag_report(&diag, stderr, NULL);
     policy_diag_free(&diag);
     return rc;
 }

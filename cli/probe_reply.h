@@ -8,7 +8,8 @@
  * probe_reply_parse() reads one SMTP reply (RFC 5321 4.2) from bytes received from the
  * network: untrusted input, and a fuzz target (tests/fuzz/fuzz_probe_reply.c). It lives
  * apart from probe.c so that the fuzz target can compile it without the command's I/O. It
- * does no I/O and no allocation; it depends only on policy_sanitize() from the core.
+ * does no I/O and no allocation; it depends only on policy_sanitize() from the core. Errors
+ * are a result (PROBE_REPLY_MALFORMED with a static why). Pure and thread-safe.
  */
 
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * stats - `tlsguard stats`: the numbers a postmaster wants before enforcing anything,
- * read from the database with prepared statements (read-only).
+ * read from the database through store/query.h (read-only).
  */
 #include "cli.h"
 
@@ -11,49 +11,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* SQLite. */
-#include <sqlite3.h>
-
 /* Core. */
 #include "policy/policy.h"
 
 /* Daemon. */
 #include "config/config.h"
-
-/* ?1 is the start of the window: a modifier for datetime('now', ?1), e.g. "-7 days". */
-#define SINCE_S "started_at >= datetime('now', ?1)"
-#define SINCE_AT "at >= datetime('now', ?1)"
+#include "store/query.h"
+#include "util/json.h"
 
 static const struct section {
     const char *title;
-    const char *sql;
+    query_stats_id query;
     const char *columns; /* column names, space-separated, one per result column */
 } sections[] = {
-    {"sessions", "SELECT count(*), count(tls_version),"
-                 " printf('%.1f%%', 100.0 * count(tls_version) / max(count(*), 1)),"
-                 " coalesce(sum(messages), 0) FROM sessions WHERE " SINCE_S,
-     "sessions with_tls tls_share messages"},
-    {"by protocol version", "SELECT coalesce(tls_version, 'none'), count(*),"
-                            " printf('%.1f%%', 100.0 * count(*) / (SELECT max(count(*), 1)"
-                            " FROM sessions WHERE " SINCE_S "))"
-                            " FROM sessions WHERE " SINCE_S " GROUP BY 1 ORDER BY 2 DESC, 1",
-     "version sessions share"},
-    {"by cipher (top 10)", "SELECT cipher, coalesce(cipher_bits, '?'), count(*) FROM sessions"
-                           " WHERE tls_version IS NOT NULL AND " SINCE_S
-                           " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 10",
-     "cipher bits sessions"},
-    {"policy hits (top 10)", "SELECT coalesce(rule, '-'), action, count(*) FROM policy_hits"
-                             " WHERE " SINCE_AT " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 10",
-     "rule action hits"},
-    {"plaintext peers (top 10)", "SELECT coalesce(client_addr, '?'), coalesce(client_name, '?'),"
-                                 " count(*) FROM sessions WHERE tls_version IS NULL AND " SINCE_S
-                                 " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 10",
-     "client_addr client_name sessions"},
+    {"sessions", QUERY_TEXT_SESSIONS, "sessions with_tls tls_share messages"},
+    {"by protocol version", QUERY_TEXT_VERSIONS, "version sessions share"},
+    {"by cipher (top 10)", QUERY_TEXT_CIPHERS, "cipher bits sessions"},
+    {"policy hits (top 10)", QUERY_TEXT_HITS, "rule action hits"},
+    {"plaintext peers (top 10)", QUERY_TEXT_PLAINTEXT, "client_addr client_name sessions"},
 };
 
 #define STATS_COLS 4
 #define STATS_ROWS 64
 #define STATS_CELL 128
+
+/* A section's table: row 0 the column names, then up to STATS_ROWS rows. */
+static struct table {
+    char cells[STATS_ROWS + 1][STATS_COLS][STATS_CELL];
+    int ncol, nrow, prepared;
+} table;
 
 static void print_row(char cells[][STATS_CELL], const int *width, int ncol)
 {
@@ -63,43 +49,58 @@ static void print_row(char cells[][STATS_CELL], const int *width, int ncol)
     printf("\n");
 }
 
-/* Runs one section's query and prints it as an aligned table. */
-static int print_section(sqlite3 *db, const struct section *sec, const char *since)
+/* Collects a row of the section's query; stops when the table is full. */
+static int table_row(void *arg, const query_row *row)
 {
-    static char cells[STATS_ROWS + 1][STATS_COLS][STATS_CELL];
-    int width[STATS_COLS] = {0}, ncol = 0, nrow = 1, rc;
-    sqlite3_stmt *st;
-    char *save = NULL, header[256];
+    struct table *t = arg;
 
-    if (sqlite3_prepare_v2(db, sec->sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "tlsguard stats: %s: %s\n", sec->title, sqlite3_errmsg(db));
+    if (!row) {
+        t->prepared = 1;
+        return 0;
+    }
+    if (t->nrow > STATS_ROWS)
+        return 1;
+    for (int i = 0; i < t->ncol; i++) {
+        policy_sanitize(i < row->ncol ? row->text[i] : NULL, t->cells[t->nrow][i], STATS_CELL);
+        if (!t->cells[t->nrow][i][0])
+            snprintf(t->cells[t->nrow][i], STATS_CELL, "-");
+    }
+    t->nrow++;
+    return 0;
+}
+
+/* Runs one section's query and prints it as an aligned table. */
+static int print_section(query_db *db, const struct section *sec, const char *since)
+{
+    struct table *t = &table;
+    int width[STATS_COLS] = {0};
+    char *save = NULL, header[256], err[256];
+    long n;
+
+    t->ncol = 0;
+    t->nrow = 1;
+    t->prepared = 0;
+    snprintf(header, sizeof header, "%s", sec->columns);
+    for (char *w = strtok_r(header, " ", &save); w && t->ncol < STATS_COLS;
+         w = strtok_r(NULL, " ", &save))
+        snprintf(t->cells[0][t->ncol++], STATS_CELL, "%s", w);
+    n = query_stats(db, sec->query, since, table_row, t, err, sizeof err);
+    if (!t->prepared) {
+        fprintf(stderr, "tlsguard stats: %s: %s\n", sec->title, err);
         return -1;
     }
-    sqlite3_bind_text(st, 1, since, -1, SQLITE_STATIC);
-    snprintf(header, sizeof header, "%s", sec->columns);
-    for (char *t = strtok_r(header, " ", &save); t && ncol < STATS_COLS; t = strtok_r(NULL, " ", &save))
-        snprintf(cells[0][ncol++], STATS_CELL, "%s", t);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && nrow <= STATS_ROWS) {
-        for (int i = 0; i < ncol; i++) {
-            policy_sanitize((const char *)sqlite3_column_text(st, i), cells[nrow][i], STATS_CELL);
-            if (!cells[nrow][i][0])
-                snprintf(cells[nrow][i], STATS_CELL, "-");
-        }
-        nrow++;
-    }
-    for (int r = 0; r < nrow; r++)
-        for (int i = 0; i < ncol; i++)
-            if ((int)strlen(cells[r][i]) > width[i])
-                width[i] = (int)strlen(cells[r][i]);
+    for (int r = 0; r < t->nrow; r++)
+        for (int i = 0; i < t->ncol; i++)
+            if ((int)strlen(t->cells[r][i]) > width[i])
+                width[i] = (int)strlen(t->cells[r][i]);
     printf("\n%s:\n", sec->title);
-    for (int r = 0; r < nrow; r++)
-        print_row(cells[r], width, ncol);
-    if (nrow == 1)
+    for (int r = 0; r < t->nrow; r++)
+        print_row(t->cells[r], width, t->ncol);
+    if (t->nrow == 1)
         printf("  (none)\n");
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        fprintf(stderr, "tlsguard stats: %s: %s\n", sec->title, sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+    if (n < 0)
+        fprintf(stderr, "tlsguard stats: %s: %s\n", sec->title, err);
+    return n < 0 ? -1 : 0;
 }
 
 /*
@@ -108,179 +109,118 @@ static int print_section(sqlite3 *db, const struct section *sec, const char *sin
  * a failing query never leaves half a document on stdout.
  */
 
-/* The same windows; the rows are ordered completely, so equal data gives equal output. */
-#define Q_TOTALS "SELECT count(*), count(tls_version), coalesce(sum(messages), 0)," \
-                 " (SELECT count(DISTINCT client_addr) FROM sessions" \
-                 "   WHERE tls_version IS NULL AND " SINCE_S ")" \
-                 " FROM sessions WHERE " SINCE_S
-#define Q_VERSIONS "SELECT coalesce(tls_version, 'none'), count(*) FROM sessions" \
-                   " WHERE " SINCE_S " GROUP BY 1 ORDER BY 2 DESC, 1"
-#define Q_CIPHERS "SELECT cipher, cipher_bits, count(*) FROM sessions" \
-                  " WHERE tls_version IS NOT NULL AND " SINCE_S \
-                  " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
-#define Q_HITS "SELECT coalesce(rule, '-'), action, count(*) FROM policy_hits" \
-               " WHERE " SINCE_AT " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
-#define Q_PEERS "SELECT client_addr, client_name, count(*) FROM sessions" \
-                " WHERE tls_version IS NULL AND " SINCE_S \
-                " GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 10"
-/* Rows (side, verdict, action, count), sender side first. */
-#define Q_DECISIONS "SELECT 'sender', verdict, action, count(*) FROM messages" \
-                    " WHERE " SINCE_AT " GROUP BY 2, 3" \
-                    " UNION ALL SELECT 'rcpt', verdict, action, count(*) FROM recipients" \
-                    " WHERE " SINCE_AT " GROUP BY 2, 3 ORDER BY 1 DESC, 2, 3"
-/* Rows (KEY, count) of one side: messages (sender) or recipients (rcpt), KEY = verdict or
- * action. */
-#define Q_COUNT(table, col) "SELECT coalesce(" col ", '-'), count(*) FROM " table \
-                            " WHERE " SINCE_AT " GROUP BY 1 ORDER BY 1"
+typedef void (*row_fn)(const query_row *row, FILE *out, const void *arg);
 
-typedef void (*row_fn)(sqlite3_stmt *st, FILE *out, void *arg, int row);
+struct each {
+    row_fn fn;
+    FILE *out;
+    const void *arg;
+};
 
-/* Runs one query with ?1 = since and calls fn for each row (row counts from 0). Returns the
- * number of rows, or -1 after printing the error. */
-static int each_row(sqlite3 *db, const char *sql, const char *since, row_fn fn, FILE *out,
-                    void *arg)
+static int each_cb(void *arg, const query_row *row)
 {
-    sqlite3_stmt *st;
-    int rc, row = 0;
+    const struct each *e = arg;
 
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "tlsguard stats: %s\n", sqlite3_errmsg(db));
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, since, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        fn(st, out, arg, row++);
-    if (rc != SQLITE_DONE)
-        fprintf(stderr, "tlsguard stats: %s\n", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? row : -1;
+    if (row)
+        e->fn(row, e->out, e->arg);
+    return 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (1..4), or 0 if there is none. */
-static int utf8_len(const unsigned char *p)
+/* Runs one statistic with `since` and calls fn for each row. Returns the number of rows, or
+ * -1 after printing the error. */
+static long each_row(query_db *db, query_stats_id q, const char *since, row_fn fn, FILE *out,
+                     const void *arg)
 {
-    int n;
-    unsigned min;
-    unsigned cp;
+    struct each e = {fn, out, arg};
+    char err[256];
+    long n = query_stats(db, q, since, each_cb, &e, err, sizeof err);
 
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        n = 2, min = 0x80, cp = p[0] & 0x1f;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        n = 3, min = 0x800, cp = p[0] & 0x0f;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        n = 4, min = 0x10000, cp = p[0] & 0x07;
-    else
-        return 0;
-    for (int i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
+    if (n < 0)
+        fprintf(stderr, "tlsguard stats: %s\n", err);
     return n;
 }
 
 /*
- * Writes s with the escapes of the format: in JSON '"', '\' and every control character;
- * in a Prometheus label value '"', '\' and newline (the only escapes the text format has).
- * Bytes that are not UTF-8 (both formats require it) become U+FFFD.
+ * A Prometheus label value: '"', '\' and newline escaped (the only escapes the text format
+ * has); bytes that are not UTF-8 (the format requires it) become U+FFFD, as in JSON.
  */
-static void put_escaped(FILE *out, const char *s, int json)
+static void prom_label(FILE *out, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-
-    while (*p) {
-        int n = utf8_len(p);
+    while (*s) {
+        int n = json_utf8_len(s);
 
         if (n == 0) {
-            fputs("\xef\xbf\xbd", out);
-            p++;
-        } else if (*p == '"' || *p == '\\') {
-            fprintf(out, "\\%c", *p++);
-        } else if (*p == '\n') {
+            fputs(JSON_REPLACEMENT, out);
+            n = 1;
+        } else if (*s == '"' || *s == '\\') {
+            fprintf(out, "\\%c", *s);
+        } else if (*s == '\n') {
             fputs("\\n", out);
-            p++;
-        } else if (json && *p < 0x20) {
-            fprintf(out, "\\u%04x", *p++);
         } else {
-            fwrite(p, 1, (size_t)n, out);
-            p += n;
+            fwrite(s, 1, (size_t)n, out);
         }
+        s += n;
     }
-}
-
-/* A JSON string, or null for SQL NULL. */
-static void json_str(FILE *out, sqlite3_stmt *st, int col)
-{
-    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-        fputs("null", out);
-        return;
-    }
-    putc('"', out);
-    put_escaped(out, (const char *)sqlite3_column_text(st, col), 1);
-    putc('"', out);
 }
 
 /* A JSON integer, or null for SQL NULL. */
-static void json_int(FILE *out, sqlite3_stmt *st, int col)
+static void json_int(FILE *out, const query_row *row, int col)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+    if (!row->text[col])
         fputs("null", out);
     else
-        fprintf(out, "%lld", (long long)sqlite3_column_int64(st, col));
+        fprintf(out, "%lld", row->num[col]);
 }
 
 /* Array elements: {"NAME0": col0, ...}; arg is the NULL-terminated list of names, each
  * "s:NAME" (string) or "i:NAME" (integer). */
-static void json_element(sqlite3_stmt *st, FILE *out, void *arg, int row)
+static void json_element(const query_row *row, FILE *out, const void *arg)
 {
     const char *const *names = arg;
 
-    fprintf(out, "%s\n    {", row ? "," : "");
+    fprintf(out, "%s\n    {", row->index ? "," : "");
     for (int i = 0; names[i]; i++) {
         fprintf(out, "%s\"%s\": ", i ? ", " : "", names[i] + 2);
         if (names[i][0] == 's')
-            json_str(out, st, i);
+            json_string(out, row->text[i]);
         else
-            json_int(out, st, i);
+            json_int(out, row, i);
     }
     putc('}', out);
 }
 
-static int json_array(sqlite3 *db, FILE *out, const char *key, const char *sql,
+static int json_array(query_db *db, FILE *out, const char *key, query_stats_id q,
                       const char *since, const char *const *names)
 {
-    int n;
+    long n;
 
     fprintf(out, ",\n  \"%s\": [", key);
-    n = each_row(db, sql, since, json_element, out, (void *)names);
+    n = each_row(db, q, since, json_element, out, names);
     fputs(n > 0 ? "\n  ]" : "]", out);
     return n < 0;
 }
 
 /* Object members "KEY": count, from rows (KEY, count). */
-static void json_member(sqlite3_stmt *st, FILE *out, void *arg, int row)
+static void json_member(const query_row *row, FILE *out, const void *arg)
 {
-    if (row)
+    (void)arg;
+    if (row->index)
         fputs(", ", out);
-    json_str(out, st, 0);
+    json_string(out, row->text[0]);
     fputs(": ", out);
-    json_int(out, st, 1);
+    json_int(out, row, 1);
 }
 
 /* "key": {"sender": {...}, "rcpt": {...}} for col = verdict or action. */
-static int json_by_side(sqlite3 *db, FILE *out, const char *key, const char *sender_sql,
-                        const char *rcpt_sql, const char *since)
+static int json_by_side(query_db *db, FILE *out, const char *key, query_stats_id sender_q,
+                        query_stats_id rcpt_q, const char *since)
 {
     int rc = 0;
 
     fprintf(out, ",\n  \"%s\": {\n    \"sender\": {", key);
-    rc |= each_row(db, sender_sql, since, json_member, out, NULL) < 0;
+    rc |= each_row(db, sender_q, since, json_member, out, NULL) < 0;
     fputs("},\n    \"rcpt\": {", out);
-    rc |= each_row(db, rcpt_sql, since, json_member, out, NULL) < 0;
+    rc |= each_row(db, rcpt_q, since, json_member, out, NULL) < 0;
     fputs("}\n  }", out);
     return rc;
 }
@@ -289,14 +229,15 @@ struct totals {
     long long sessions, with_tls, messages, plaintext_peers;
 };
 
-static void totals_row(sqlite3_stmt *st, FILE *out, void *arg, int row)
+static void totals_row(const query_row *row, FILE *out, const void *arg)
 {
-    struct totals *t = arg;
+    struct totals *t = (struct totals *)arg;
 
-    t->sessions = sqlite3_column_int64(st, 0);
-    t->with_tls = sqlite3_column_int64(st, 1);
-    t->messages = sqlite3_column_int64(st, 2);
-    t->plaintext_peers = sqlite3_column_int64(st, 3);
+    (void)out;
+    t->sessions = row->num[0];
+    t->with_tls = row->num[1];
+    t->messages = row->num[2];
+    t->plaintext_peers = row->num[3];
 }
 
 /* The share of sessions with TLS, 0..1 (printed with 4 places); 0 without sessions. */
@@ -305,7 +246,7 @@ static double tls_share(const struct totals *t)
     return t->sessions ? (double)t->with_tls / (double)t->sessions : 0.0;
 }
 
-static int write_json(sqlite3 *db, FILE *out, const char *path, const char *since, long days)
+static int write_json(query_db *db, FILE *out, const char *path, const char *since, long days)
 {
     static const char *const versions[] = {"s:version", "i:sessions", NULL};
     static const char *const ciphers[] = {"s:cipher", "i:bits", "i:sessions", NULL};
@@ -314,10 +255,10 @@ static int write_json(sqlite3 *db, FILE *out, const char *path, const char *sinc
     struct totals t = {0};
     int rc = 0;
 
-    rc |= each_row(db, Q_TOTALS, since, totals_row, out, &t) < 0;
-    fputs("{\n  \"database\": \"", out);
-    put_escaped(out, path, 1);
-    fputs("\",\n  \"since_days\": ", out);
+    rc |= each_row(db, QUERY_TOTALS, since, totals_row, out, &t) < 0;
+    fputs("{\n  \"database\": ", out);
+    json_string(out, path);
+    fputs(",\n  \"since_days\": ", out);
     if (days)
         fprintf(out, "%ld", days);
     else
@@ -325,14 +266,12 @@ static int write_json(sqlite3 *db, FILE *out, const char *path, const char *sinc
     fprintf(out, ",\n  \"sessions\": %lld,\n  \"with_tls\": %lld,\n  \"tls_share\": %.4f,"
                  "\n  \"messages\": %lld,\n  \"plaintext_peer_count\": %lld",
             t.sessions, t.with_tls, tls_share(&t), t.messages, t.plaintext_peers);
-    rc |= json_array(db, out, "by_version", Q_VERSIONS, since, versions);
-    rc |= json_array(db, out, "by_cipher", Q_CIPHERS, since, ciphers);
-    rc |= json_array(db, out, "policy_hits", Q_HITS, since, hits);
-    rc |= json_array(db, out, "plaintext_peers", Q_PEERS, since, peers);
-    rc |= json_by_side(db, out, "verdicts", Q_COUNT("messages", "verdict"),
-                       Q_COUNT("recipients", "verdict"), since);
-    rc |= json_by_side(db, out, "actions", Q_COUNT("messages", "action"),
-                       Q_COUNT("recipients", "action"), since);
+    rc |= json_array(db, out, "by_version", QUERY_VERSIONS, since, versions);
+    rc |= json_array(db, out, "by_cipher", QUERY_CIPHERS, since, ciphers);
+    rc |= json_array(db, out, "policy_hits", QUERY_HITS, since, hits);
+    rc |= json_array(db, out, "plaintext_peers", QUERY_PLAINTEXT, since, peers);
+    rc |= json_by_side(db, out, "verdicts", QUERY_SENDER_VERDICTS, QUERY_RCPT_VERDICTS, since);
+    rc |= json_by_side(db, out, "actions", QUERY_SENDER_ACTIONS, QUERY_RCPT_ACTIONS, since);
     fputs("\n}\n", out);
     return rc;
 }
@@ -346,23 +285,23 @@ static void prom_head(FILE *out, const char *name, const char *type, const char 
 /* A sample per row: the metric name, labels from the first columns (arg: the metric name,
  * then the label names, NULL-terminated), the value from the column after them. NULL
  * labels are "unknown". */
-static void prom_sample(sqlite3_stmt *st, FILE *out, void *arg, int row)
+static void prom_sample(const query_row *row, FILE *out, const void *arg)
 {
     const char *const *names = arg;
     int i;
 
     fputs(names[0], out);
     for (i = 1; names[i]; i++) {
-        const char *v = (const char *)sqlite3_column_text(st, i - 1);
+        const char *v = row->text[i - 1];
 
         fprintf(out, "%s%s=\"", i == 1 ? "{" : ",", names[i]);
-        put_escaped(out, v ? v : "unknown", 0);
+        prom_label(out, v ? v : "unknown");
         putc('"', out);
     }
-    fprintf(out, "%s %lld\n", i > 1 ? "}" : "", (long long)sqlite3_column_int64(st, i - 1));
+    fprintf(out, "%s %lld\n", i > 1 ? "}" : "", row->num[i - 1]);
 }
 
-static int write_prometheus(sqlite3 *db, FILE *out, const char *since, int monotonic)
+static int write_prometheus(query_db *db, FILE *out, const char *since, int monotonic)
 {
     static const char *const versions[] = {"tlsguard_sessions_by_version_total", "version", NULL};
     static const char *const ciphers[] = {"tlsguard_sessions_by_cipher_total", "cipher", "bits",
@@ -377,7 +316,7 @@ static int write_prometheus(sqlite3 *db, FILE *out, const char *since, int monot
     struct totals t = {0};
     int rc = 0;
 
-    rc |= each_row(db, Q_TOTALS, since, totals_row, out, &t) < 0;
+    rc |= each_row(db, QUERY_TOTALS, since, totals_row, out, &t) < 0;
     prom_head(out, "tlsguard_sessions_total", counter, "SMTP sessions recorded.");
     fprintf(out, "tlsguard_sessions_total %lld\n", t.sessions);
     prom_head(out, "tlsguard_sessions_tls_total", counter, "SMTP sessions that used TLS.");
@@ -391,22 +330,22 @@ static int write_prometheus(sqlite3 *db, FILE *out, const char *since, int monot
               "Client addresses with SMTP sessions without TLS.");
     fprintf(out, "tlsguard_plaintext_peers %lld\n", t.plaintext_peers);
     prom_head(out, versions[0], counter, "SMTP sessions by TLS protocol version (none: no TLS).");
-    rc |= each_row(db, Q_VERSIONS, since, prom_sample, out, (void *)versions) < 0;
+    rc |= each_row(db, QUERY_VERSIONS, since, prom_sample, out, versions) < 0;
     prom_head(out, ciphers[0], counter, "SMTP sessions with TLS by cipher and key size.");
-    rc |= each_row(db, Q_CIPHERS, since, prom_sample, out, (void *)ciphers) < 0;
+    rc |= each_row(db, QUERY_CIPHERS, since, prom_sample, out, ciphers) < 0;
     prom_head(out, decisions[0], counter,
               "Policy decisions by side (sender: per transaction, rcpt: per recipient), "
               "verdict and action.");
-    rc |= each_row(db, Q_DECISIONS, since, prom_sample, out, (void *)decisions) < 0;
+    rc |= each_row(db, QUERY_DECISIONS, since, prom_sample, out, decisions) < 0;
     prom_head(out, hits[0], counter, "Failed requirements by rule and action.");
-    rc |= each_row(db, Q_HITS, since, prom_sample, out, (void *)hits) < 0;
+    rc |= each_row(db, QUERY_HITS, since, prom_sample, out, hits) < 0;
     return rc;
 }
 
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS };
 
 /* Writes the JSON or Prometheus document to stdout if every query succeeded. */
-static int print_machine(sqlite3 *db, enum format fmt, const char *path, const char *since,
+static int print_machine(query_db *db, enum format fmt, const char *path, const char *since,
                          long days, int monotonic)
 {
     char *buf = NULL;
@@ -437,7 +376,7 @@ int cli_stats(int argc, char **argv)
     long days = 0;
     enum format fmt = FORMAT_TEXT;
     tlsg_config cfg;
-    sqlite3 *db = NULL;
+    query_db *db = NULL;
     int opt, rc = 0;
 
     static const struct option longopts[] = {
@@ -472,7 +411,7 @@ int cli_stats(int argc, char **argv)
             if (print_section(db, &sections[i], since) != 0)
                 rc = 2;
     }
-    sqlite3_close(db);
+    query_close(db);
     config_clear(&cfg);
     return rc;
 

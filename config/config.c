@@ -29,12 +29,7 @@ void diag_error(policy_diag *diag, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (diag->n == diag->cap) {
-        diag->cap = diag->cap ? 2 * diag->cap : 8;
-        diag->msgs = xrealloc(diag->msgs, diag->cap * sizeof *diag->msgs);
-    }
-    diag->msgs[diag->n++] = xstrdup(buf);
-    diag->errors++;
+    policy_diag_add_error(diag, xstrdup(buf));
 }
 
 /*
@@ -270,7 +265,7 @@ static int set_downgrade_window(tlsg_config *c, const char *v, const char **why)
     return 0;
 }
 
-/* ---- bounded memory (issue 11) ---- */
+/* ---- bounded memory ---- */
 
 static int set_peers_max(tlsg_config *c, const char *v, const char **why)
 {
@@ -449,19 +444,13 @@ int config_parse_text(const char *text, size_t len, const char *name, tlsg_confi
     char line[CONFIG_LINE_MAX];
     unsigned lineno = 0;
     int before = diag->errors;
-    size_t pos = 0;
+    const char *s;
+    size_t pos = 0, n;
 
     config_defaults(out);
     if (!name)
         name = "(configuration)";
-    if (!text)
-        len = 0;
-    while (pos < len) {
-        const char *s = text + pos;
-        const char *nl = memchr(s, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - s) : len - pos;
-
-        pos += n + (nl ? 1 : 0);
+    while (policy_next_line(text, len, &pos, &s, &n)) {
         lineno++;
         /* The limit is that of a line, its newline and a NUL in line[] (the file was read
          * with fgets() into it): files that loaded before still load. */

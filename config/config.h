@@ -14,6 +14,10 @@
  * with snapshot_release(). snapshot_install() makes a new snapshot current (reload); the
  * old one is freed when its last user releases it, so a transaction that pinned it keeps a
  * consistent policy to its end.
+ *
+ * Ownership: a tlsg_config owns its strings (config_clear() frees them). Errors are returned
+ * (-1) with the messages in the diag list, never printed here. Thread-safe: the snapshot
+ * functions lock; config_load() touches only its arguments.
  */
 
 #include "dns/resolver.h"

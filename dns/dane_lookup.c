@@ -12,8 +12,6 @@
 /* Daemon. */
 #include "resolver.h"
 
-enum { RR_A = 1, RR_CNAME = 5, RR_MX = 15, RR_AAAA = 28, RR_TLSA = 52 };
-
 static void copy_lookup(dane_lookup *dst, const resolver_answer *a)
 {
     *dst = a->lk;

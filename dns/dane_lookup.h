@@ -6,7 +6,7 @@
  * dane_lookup - gathers the DNS facts of RFC 7672 for one destination domain through the
  * shared resolver: the MX RRset (or the implicit MX), then per host in preference order
  * its address and its TLSA RRset at _PORT._tcp.<base>, choosing the TLSA base by the CNAME
- * rules of section 2.2.3. Every lookup is graded (dane.h); the decision is the policy
+ * rules of section 2.2.3. Every lookup is graded (policy/dane.h); the decision is the policy
  * core's. The whole gathering shares one deadline, so a recipient is answered within
  * dns_timeout however many lookups time out.
  *
@@ -14,6 +14,10 @@
  * lookup of a host (dane_host.cname), an MX or TLSA answer with a record that does not parse.
  * The whole MX RRset is sorted (preference, then name) before the DANE_HOSTS_MAX most
  * preferred hosts are kept; the others are counted in dane_facts.dropped.
+ *
+ * Ownership: the facts are written into the caller's dane_facts; nothing is kept. Errors are
+ * facts, never a failure of the call. Thread-safe once resolver_init() succeeded
+ * (resolver.h).
  */
 
 #include <time.h>

@@ -10,13 +10,14 @@
  * cached for their TTL, negative ones too (bounded: errors for a few seconds only), and
  * simultaneous identical queries share one query. The cache holds at most cache_max
  * entries (dns_cache_max) plus those with a query in flight; to make room the least
- * recently asked goes (lrumap.h, hashed under a random key per process, so names a sender
+ * recently asked goes (policy/lrumap.h, hashed under a random key per process, so names a sender
  * chooses cannot crowd one bucket). A caller waits for its answer, never
  * longer than its deadline: other sessions are never blocked.
  *
  * Ownership: resolver_query() returns a reference the caller gives back with
  * resolver_release(). Errors: a lookup that cannot be done is graded FAIL or TIMEOUT in the
- * answer, never reported as absence of data.
+ * answer, never reported as absence of data. Thread-safe: any thread may query and release
+ * between resolver_init() and resolver_shutdown(), which the owner calls once each.
  */
 
 #include <stddef.h>
@@ -48,6 +49,9 @@ struct timespec resolver_deadline(long ms);
 
 /* 1 once resolver_init() succeeded. */
 int resolver_ready(void);
+
+/* Record types for resolver_query() (RFC 1035, 3596, 6698). */
+enum { RR_A = 1, RR_CNAME = 5, RR_MX = 15, RR_AAAA = 28, RR_TLSA = 52 };
 
 /* Looks up name/rrtype (class IN), waiting until `deadline` (CLOCK_MONOTONIC) at most.
  * Never returns NULL. */

@@ -24,6 +24,7 @@
 /* Daemon. */
 #include "config/config.h"
 #include "gate.h"
+#include "util/diag.h"
 #include "util/log.h"
 #include "milter.h"
 #include "store/peers.h"
@@ -33,12 +34,39 @@
 
 /*
  * Signals. libmilter's own signal thread stops the milter on SIGHUP, but we want SIGHUP to
- * reload. Linux hands a process-directed signal to the main thread first whenever the main
- * thread does not block it, so the main thread keeps HUP/TERM/INT unblocked, with handlers
- * that never defer (SA_NODEFER) and only write to a pipe; smfi_main runs in another thread
- * and libmilter's signal thread never sees them.
+ * reload, and SIGTERM to drain first. The main thread keeps HUP/TERM/INT unblocked, with
+ * handlers that never defer (SA_NODEFER) and only write to a pipe; smfi_main runs in another
+ * thread with them blocked. Linux prefers the main thread for a process-directed signal, but
+ * not while a signal is already pending on it and it is not running: a second SIGHUP close
+ * behind the first then goes to a thread that waits for it, and libmilter's signal thread
+ * waits for HUP/TERM/INT in sigwait(). So the program defines sigwait() (below), which
+ * libmilter's call binds to: it never waits for those three, and only the main thread can
+ * take them.
  */
 static int sig_pipe[2] = {-1, -1};
+
+/*
+ * sigwait(3) for libmilter's signal thread, the only caller in the process: waits for the
+ * signals of `set` other than HUP, TERM and INT (those stay blocked in that thread, so the
+ * kernel hands them to the main thread); with none left it sleeps for good.
+ */
+int sigwait(const sigset_t *set, int *sig)
+{
+    sigset_t rest = *set;
+    int n;
+
+    sigdelset(&rest, SIGHUP);
+    sigdelset(&rest, SIGTERM);
+    sigdelset(&rest, SIGINT);
+    if (sigisemptyset(&rest))
+        for (;;)
+            pause();
+    while ((n = sigwaitinfo(&rest, NULL)) < 0)
+        if (errno != EINTR)
+            return errno;
+    *sig = n;
+    return 0;
+}
 
 static void on_signal(int sig)
 {
@@ -327,8 +355,7 @@ static void reload(const char *path)
     snapshot *old = snapshot_current(), *s;
 
     if (!(s = snapshot_load(path, &diag))) {
-        for (size_t i = 0; i < diag.n; i++)
-            log_msg(LOG_ERR, "reload: %s", diag.msgs[i]);
+        diag_report(&diag, NULL, "reload: ");
         log_msg(LOG_ERR, "reload refused: %d error(s); the previous configuration and policy "
                          "stay in force", diag.errors);
     } else {
@@ -417,8 +444,7 @@ int serve(const char *config_path)
     umask(077);
     s = snapshot_load(config_path, &diag);
     if (!s) {
-        for (size_t i = 0; i < diag.n; i++)
-            fprintf(stderr, "%s\n", diag.msgs[i]);
+        diag_report(&diag, stderr, NULL);
         policy_diag_free(&diag);
         return 1;
     }

@@ -3,7 +3,7 @@
 #define TLSGUARD_SOCKDIR_H
 
 /*
- * sockdir - the directory of the unix milter socket, made safe before bind() (issue 11).
+ * sockdir - the directory of the unix milter socket, made safe before bind().
  *
  * sockdir_prepare() walks the directory part of an absolute socket path from "/" one
  * component at a time with openat(O_DIRECTORY | O_NOFOLLOW), so no symbolic link is ever

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * auth - SMTP AUTH in a session without TLS (verdict auth-plaintext, issue 4).
+ * auth - SMTP AUTH in a session without TLS (verdict auth-plaintext).
  *
  * A client that authenticated before STARTTLS, or in a session that never used TLS, has
  * shown its credentials to everyone on the path: with PLAIN or LOGIN the password itself.

@@ -21,36 +21,27 @@
 static const char *const status_names[] = {"data", "nodata", "bogus", "fail", "timeout"};
 static const char *const result_names[] = {"none", "dane", "tempfail", "no-dest"};
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
 const char *dane_status_name(dane_status s)
 {
-    return (unsigned)s < COUNT(status_names) ? status_names[s] : "unknown";
+    return NAME_OF(status_names, s);
 }
 
 const char *dane_result_name(dane_result r)
 {
-    return (unsigned)r < COUNT(result_names) ? result_names[r] : "unknown";
+    return NAME_OF(result_names, r);
 }
-
-/* What one host contributes, in the order of dane.h's table. */
-typedef enum host_state {
-    HOST_DANE = 0,
-    HOST_NO_USABLE, /* secure TLSA RRset without a usable record */
-    HOST_NO_TLSA,   /* secure denial, or no TLSA lookup for a secure address */
-    HOST_INSECURE,  /* address or TLSA answer not DNSSEC-signed */
-    HOST_ADDR_ERROR,
-    HOST_TLSA_BOGUS,
-    HOST_TLSA_ERROR,
-    HOST_CNAME_ERROR
-} host_state;
 
 static const char *const host_state_names[] = {"dane",       "no-usable-tlsa", "no-tlsa",    "insecure",
                                                "addr-error", "tlsa-bogus",     "tlsa-error", "cname-error"};
 
-static int host_unusable(host_state st)
+const char *dane_host_state_name(dane_host_state st)
 {
-    return st >= HOST_ADDR_ERROR;
+    return NAME_OF(host_state_names, st);
+}
+
+static int host_unusable(dane_host_state st)
+{
+    return st >= DANE_HOST_ADDR_ERROR;
 }
 
 /* ---- texts from the facts ------------------------------------------------------------ */
@@ -121,39 +112,39 @@ static size_t host_ntlsa(const dane_host *h)
     return h->ntlsa < DANE_TLSA_MAX ? h->ntlsa : DANE_TLSA_MAX;
 }
 
-static host_state grade_host(const dane_host *h)
+dane_host_state dane_host_grade(const dane_host *h)
 {
     if (lookup_failed(&h->addr))
-        return HOST_ADDR_ERROR;
+        return DANE_HOST_ADDR_ERROR;
     if (lookup_failed(&h->cname))
-        return HOST_CNAME_ERROR;
+        return DANE_HOST_CNAME_ERROR;
     if (!h->tlsa_base[0])
-        return h->addr.secure ? HOST_NO_TLSA : HOST_INSECURE;
+        return h->addr.secure ? DANE_HOST_NO_TLSA : DANE_HOST_INSECURE;
     if (h->tlsa.status == DANE_LOOKUP_BOGUS)
-        return HOST_TLSA_BOGUS;
+        return DANE_HOST_TLSA_BOGUS;
     if (lookup_failed(&h->tlsa))
-        return HOST_TLSA_ERROR;
+        return DANE_HOST_TLSA_ERROR;
     if (!h->tlsa.secure)
-        return HOST_INSECURE;
+        return DANE_HOST_INSECURE;
     if (h->tlsa.status == DANE_LOOKUP_NODATA)
-        return HOST_NO_TLSA;
+        return DANE_HOST_NO_TLSA;
     for (size_t i = 0; i < host_ntlsa(h); i++)
         if (dane_tlsa_usable(&h->tlsa_rr[i]))
-            return HOST_DANE;
-    return HOST_NO_USABLE;
+            return DANE_HOST_DANE;
+    return DANE_HOST_NO_USABLE;
 }
 
 /* Why a host without error is not a DANE host, for the dane-only refusal. */
-static const char *no_dane_text(const dane_host *h, host_state st)
+static const char *no_dane_text(const dane_host *h, dane_host_state st)
 {
     size_t i, n = host_ntlsa(h);
 
     switch (st) {
-    case HOST_NO_USABLE:
+    case DANE_HOST_NO_USABLE:
         for (i = 0; i < n && h->tlsa_rr[i].usage <= 1; i++)
             ;
         return n > 0 && i == n ? "PKIX-only TLSA" : "no usable TLSA records";
-    case HOST_INSECURE:
+    case DANE_HOST_INSECURE:
         return h->tlsa_base[0] ? "TLSA records not DNSSEC-signed" : "address records not DNSSEC-signed";
     default:
         return "no TLSA records";
@@ -194,16 +185,16 @@ static int is_null_mx(const dane_facts *f)
 }
 
 /* Fills reason and host for the first host with a lookup error. */
-static void host_error(const dane_host *h, host_state st, dane_decision *out)
+static void host_error(const dane_host *h, dane_host_state st, dane_decision *out)
 {
     char problem[DANE_WHY_MAX + 32], base[DANE_NAME_MAX];
     size_t used = 0;
 
     FACT(h->name, out->host);
-    if (st == HOST_ADDR_ERROR || st == HOST_CNAME_ERROR) {
-        lookup_problem(st == HOST_ADDR_ERROR ? &h->addr : &h->cname, problem, sizeof(problem));
+    if (st == DANE_HOST_ADDR_ERROR || st == DANE_HOST_CNAME_ERROR) {
+        lookup_problem(st == DANE_HOST_ADDR_ERROR ? &h->addr : &h->cname, problem, sizeof(problem));
         policy_append(out->reason, sizeof(out->reason), &used, "%s lookup for %s: %s",
-                      st == HOST_ADDR_ERROR ? "address" : "CNAME", out->host, problem);
+                      st == DANE_HOST_ADDR_ERROR ? "address" : "CNAME", out->host, problem);
         return;
     }
     lookup_problem(&h->tlsa, problem, sizeof(problem));
@@ -220,7 +211,7 @@ static void decide_hosts(const dane_facts *f, int mandatory, int implicit, const
 {
     size_t n = f->nhosts < DANE_HOSTS_MAX ? f->nhosts : DANE_HOSTS_MAX;
     size_t order[DANE_HOSTS_MAX], first_error = NO_HOST, rused = 0;
-    host_state st[DANE_HOSTS_MAX];
+    dane_host_state st[DANE_HOSTS_MAX];
     char items[sizeof(out->reason)], name[DANE_NAME_MAX], item[DANE_NAME_MAX + 40], tail[32] = "";
     int any_dane = 0, listing = 1;
     size_t iused = 0;
@@ -232,14 +223,14 @@ static void decide_hosts(const dane_facts *f, int mandatory, int implicit, const
     for (size_t i = 0; i < n; i++) {
         const dane_host *h = &f->hosts[order[i]];
 
-        st[i] = grade_host(h);
-        if (st[i] == HOST_DANE)
+        st[i] = dane_host_grade(h);
+        if (st[i] == DANE_HOST_DANE)
             any_dane = 1;
         else if (host_unusable(st[i]) && first_error == NO_HOST)
             first_error = i;
         FACT(h->name, name);
         if (listing) {
-            snprintf(item, sizeof(item), "%s:%s", name, host_state_names[st[i]]);
+            snprintf(item, sizeof(item), "%s:%s", name, dane_host_state_name(st[i]));
             listing = list_add(out->summary, sizeof(out->summary) - strlen(tail), sused,
                                i ? "," : " hosts=", item, i + 1 < n);
         }

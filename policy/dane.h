@@ -10,6 +10,7 @@
  * grades each one into a dane_lookup; it applies the CNAME rules of RFC 7672 section 2.2.3
  * when it chooses the TLSA base name of a host. This module only reads those facts: it does
  * no I/O. A dane_facts value is plain data, copied freely, owned by whoever holds it.
+ * Nothing here fails or keeps state: every function is pure and thread-safe.
  *
  * Decision (dane_decide), first explicit answer wins:
  *   MX lookup bogus or failed (SERVFAIL, timeout)   -> tempfail, never a downgrade
@@ -131,6 +132,25 @@ typedef struct dane_decision {
     char reason[512];             /* "" on a pass; e.g. "MX lookup for x.example: timed out" */
     char summary[DANE_SUMMARY_MAX]; /* for records: "mx=secure hosts=mx.x.example:dane" */
 } dane_decision;
+
+/* What one MX host contributes to the decision, per the host rows of the table above. The
+ * states from DANE_HOST_ADDR_ERROR on make the host unusable. */
+typedef enum dane_host_state {
+    DANE_HOST_DANE = 0,    /* secure TLSA RRset with a usable record */
+    DANE_HOST_NO_USABLE,   /* secure TLSA RRset without a usable record */
+    DANE_HOST_NO_TLSA,     /* secure denial, or no TLSA lookup for a secure address */
+    DANE_HOST_INSECURE,    /* address or TLSA answer not DNSSEC-signed */
+    DANE_HOST_ADDR_ERROR,
+    DANE_HOST_TLSA_BOGUS,
+    DANE_HOST_TLSA_ERROR,
+    DANE_HOST_CNAME_ERROR
+} dane_host_state;
+
+/* Grades one host's lookups (the MX answer is not looked at). Never fails. */
+dane_host_state dane_host_grade(const dane_host *h);
+
+/* The state's word in summaries: "dane", "no-usable-tlsa", ..., "cname-error". */
+const char *dane_host_state_name(dane_host_state st);
 
 /* 1 if the record is usable for SMTP per RFC 7672 (usage 2/3, selector 0/1, mtype 0/1/2
  * with the right length: > 0, 32, 64). NULL gives 0. */

@@ -3,7 +3,7 @@
 #define TLSGUARD_DOWNGRADE_H
 
 /*
- * downgrade - learned TLS downgrade detection (issue 4): the TLS history of one sending
+ * downgrade - learned TLS downgrade detection: the TLS history of one sending
  * peer and the verdict it gives for a new session.
  *
  * STARTTLS stripping leaves no trace at the receiver except that a peer which always used
@@ -20,7 +20,8 @@
  * seconds since the epoch passed in by the caller.
  *
  * Ownership: downgrade_history_new() returns a history the caller frees with
- * downgrade_history_free(). Out of memory aborts (xalloc.h).
+ * downgrade_history_free(). Out of memory aborts (xalloc.h). Not thread-safe: a history
+ * is the caller's to lock (store/peers.c does); functions without a history keep no state.
  */
 
 #include "policy.h"

@@ -19,7 +19,8 @@
  * a flood of new entries pushes out only other new entries. The map never frees anything
  * itself: the caller removes the victim and frees it.
  *
- * Not thread-safe: the caller locks. Pure: no I/O.
+ * Never fails: out of memory aborts (xalloc.h). Not thread-safe: the caller locks. Pure: no
+ * I/O.
  */
 
 #include <stddef.h>

@@ -52,13 +52,27 @@ void policy_diag_free(policy_diag *diag)
     memset(diag, 0, sizeof(*diag));
 }
 
-static void diag_push(policy_diag *diag, char *msg)
+void policy_diag_add_error(policy_diag *diag, char *msg)
 {
     if (diag->n == diag->cap) {
         diag->cap = diag->cap ? diag->cap * 2 : 8;
         diag->msgs = xrealloc(diag->msgs, diag->cap * sizeof(*diag->msgs));
     }
     diag->msgs[diag->n++] = msg;
+    diag->errors++;
+}
+
+int policy_next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *n)
+{
+    const char *nl;
+
+    if (!text || *pos >= len)
+        return 0;
+    *line = text + *pos;
+    nl = memchr(*line, '\n', len - *pos);
+    *n = nl ? (size_t)(nl - *line) : len - *pos;
+    *pos += *n + (nl ? 1 : 0);
+    return 1;
 }
 
 __attribute__((format(printf, 2, 3))) static void perr(parser *ps, const char *fmt, ...)
@@ -89,8 +103,7 @@ __attribute__((format(printf, 2, 3))) static void perr(parser *ps, const char *f
     for (char *c = msg; *c; c++) /* a selector may hold U-labels: printable messages only */
         if ((unsigned char)*c >= 0x7f)
             *c = '?';
-    diag_push(ps->diag, msg);
-    ps->diag->errors++;
+    policy_diag_add_error(ps->diag, msg);
 }
 
 /* ---- names ------------------------------------------------------------------------- */
@@ -103,26 +116,24 @@ static const char *const verdict_names[] = {"none", "pass", "fail", "downgrade",
                                             "auth-plaintext", "unreadable"};
 static const char *const downgrade_names[] = {"unset", "off", "monitor", "tag", "defer", "reject"};
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
 const char *policy_level_name(policy_level l)
 {
-    return (unsigned)l < COUNT(level_names) ? level_names[l] : "unknown";
+    return NAME_OF(level_names, l);
 }
 
 const char *policy_action_name(policy_action a)
 {
-    return (unsigned)a < COUNT(action_names) ? action_names[a] : "unknown";
+    return NAME_OF(action_names, a);
 }
 
 const char *policy_verdict_name(policy_verdict v)
 {
-    return (unsigned)v < COUNT(verdict_names) ? verdict_names[v] : "unknown";
+    return NAME_OF(verdict_names, v);
 }
 
 const char *policy_downgrade_name(policy_downgrade d)
 {
-    return (unsigned)d < COUNT(downgrade_names) ? downgrade_names[d] : "unknown";
+    return NAME_OF(downgrade_names, d);
 }
 
 int policy_action_from_name(const char *name, policy_action *out)
@@ -786,7 +797,8 @@ policy *policy_parse(const char *text, size_t len, const char *filename, policy_
 {
     parser ps;
     char *buf;
-    size_t pos = 0;
+    const char *s;
+    size_t pos = 0, n;
 
     memset(&ps, 0, sizeof(ps));
     ps.file = filename ? filename : "(policy)";
@@ -794,14 +806,7 @@ policy *policy_parse(const char *text, size_t len, const char *filename, policy_
     ps.p = policy_builtin();
     ps.cipher_specs = ruleindex_new();
     buf = xmalloc(POLICY_LINE_MAX + 1);
-    if (!text)
-        len = 0;
-    while (pos < len) {
-        const char *s = text + pos;
-        const char *nl = memchr(s, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - s) : len - pos;
-
-        pos += n + (nl ? 1 : 0);
+    while (policy_next_line(text, len, &pos, &s, &n)) {
         ps.line++;
         parse_line(&ps, s, n, buf);
     }

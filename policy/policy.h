@@ -150,6 +150,16 @@ typedef struct policy_diag {
 
 void policy_diag_free(policy_diag *diag);
 
+/* Adds an error to diag: msg (from malloc) becomes the diagnostics', freed by
+ * policy_diag_free(). */
+void policy_diag_add_error(policy_diag *diag, char *msg);
+
+/* Steps through text a line at a time, for the parsers of the policy and the configuration:
+ * while *pos < len, points *line at the line at *pos, sets *n to its length without the
+ * newline, moves *pos past the newline and returns 1; then returns 0. A last line without a
+ * newline counts. */
+int policy_next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *n);
+
 /* Parses policy text. `filename` is used in messages only. Returns NULL if any error was
  * found (all errors are reported, not just the first). Caller frees with policy_free(). */
 policy *policy_parse(const char *text, size_t len, const char *filename, policy_diag *diag);

@@ -27,6 +27,10 @@ enum {
 
 #define NO_RULE ((size_t)-1)
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+/* The name of enum value v in a table of names, or "unknown" for a value outside it. */
+#define NAME_OF(table, v) ((unsigned)(v) < COUNT(table) ? (table)[v] : "unknown")
+
 typedef struct match_name {
     char *name;     /* canonical domain, without the leading dot */
     int subdomains; /* written as ".domain": any subdomain, not the domain itself */

@@ -54,7 +54,8 @@ int policy_cipher_bits_parse(const char *s)
 }
 
 /* Keywords that mark a cipher as weak. Debian's OpenSSL does not even build most of them
- * (FIELD-GUIDE 6a), so a name lookup cannot tell "weak" from "unknown": classify by name. */
+ * (they are not in its cipher list), so a name lookup cannot tell "weak" from "unknown":
+ * classify by name. */
 static const char *const weak_keywords[] = {
     "RC4", "MD5", "3DES", "DES-CBC3", "DES-CBC-", "IDEA", "NULL", "EXP", "ADH", "AECDH",
 };

@@ -5,7 +5,8 @@
 /*
  * xalloc - allocation that either succeeds or does not return (as Postfix mymalloc).
  * Out of memory is one of the two fatal cases in tlsguard: the process logs to stderr and
- * aborts, and the MTA applies milter_default_action.
+ * aborts, and the MTA applies milter_default_action. What they return is the caller's, freed
+ * with free(). Thread-safe as malloc() is.
  */
 
 #include <stddef.h>

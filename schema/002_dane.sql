@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- tlsguard schema, migration 2: the DANE outcome of a recipient domain (issue 3).
+-- tlsguard schema, migration 2: the DANE outcome of a recipient domain.
 
 -- What the DNS said about the recipient's domain when a dane or dane-only rule applied,
 -- e.g. "mx=secure hosts=mx1.x.example:dane,mx2.x.example:no-tlsa"; NULL otherwise.

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- tlsguard schema, migration 3: verdicts beyond pass/fail/none (issue 4). messages.verdict
+-- tlsguard schema, migration 3: verdicts beyond pass/fail/none. messages.verdict
 -- may now also be 'downgrade' (a peer that used TLS came without it, or with an older
 -- protocol) or 'auth-plaintext' (SMTP AUTH without TLS). Both are policy hits.
 

@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- tlsguard schema, migration 4: the sending peer of a session, for learned downgrade
--- detection (issue 4). 'name:<registered domain>' when the MTA verified the client's
+-- detection. 'name:<registered domain>' when the MTA verified the client's
 -- hostname, else 'net:<address block>' (/24 for IPv4, /64 for IPv6); see tlsguard(8).
 ALTER TABLE sessions ADD COLUMN peer TEXT;
 CREATE INDEX sessions_peer ON sessions(peer, started_at);

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- tlsguard schema, migration 5: the client certificate's fingerprint (issue 4, Sendmail).
+-- tlsguard schema, migration 5: the client certificate's fingerprint (Sendmail).
 
 -- As the MTA passed it: Sendmail's {cert_fp} (digest set by CertFingerprintAlgorithm) or
 -- {cert_md5}, uppercase hex bytes separated by ':'. NULL without TLS, without a client

@@ -21,9 +21,12 @@
 #include "util/hashkey.h"
 #include "util/log.h"
 
+/* Store. */
+#include "window_sql.h"
+
 #define SWEEP_EVERY 3600 /* seconds between two sweeps of peers out of the window */
 
-/* Tiers of the map (lrumap.h): a flood of new peers pushes out only other new peers. */
+/* Tiers of the map (policy/lrumap.h): a flood of new peers pushes out only other new peers. */
 enum { TIER_NEW, TIER_LEARNED };
 
 typedef struct peer_entry {
@@ -297,12 +300,7 @@ void peers_clear(void)
  * stands for the time of its first delivery. */
 #define LOAD_SQL                                                                             \
     "SELECT s.peer, s.tls_version, CAST(strftime('%s', s.started_at) AS INTEGER)"           \
-    "  FROM sessions s"                                                                      \
-    " WHERE s.started_at >= datetime(?1, 'unixepoch') AND s.peer IS NOT NULL"                \
-    "   AND s.tls_version IS NOT NULL"                                                       \
-    "   AND EXISTS (SELECT 1 FROM messages m WHERE m.session_id = s.id"                      \
-    "               AND m.outcome IN ('accepted', 'tagged', 'quarantined'))"                 \
-    " ORDER BY s.started_at, s.id"
+    "  FROM sessions s WHERE" WINDOW_SESSIONS_WHERE " ORDER BY s.started_at, s.id"
 
 long peers_load(const char *path, int64_t now, int64_t window, unsigned cap, size_t max,
                 char *err, size_t errsize)

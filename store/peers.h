@@ -4,7 +4,7 @@
 
 /*
  * peers - who a sending peer is, and the TLS history of every peer, kept in memory for the
- * downgrade check (the rules are in the core, downgrade.h).
+ * downgrade check (the rules are in the core, policy/downgrade.h).
  *
  * Identity (peers_identity): a client whose hostname the MTA verified is
  * "name:<registered domain of that hostname>" (libpsl; the name itself when it has no
@@ -17,7 +17,7 @@
  * accepted message over TLS. Peers whose newest TLS delivery left the window are dropped
  * from memory, hourly. All functions are thread-safe.
  *
- * Bounded (issue 11): the map holds at most peers_max peers (lrumap.h, hashed under a key
+ * Bounded: the map holds at most peers_max peers (policy/lrumap.h, hashed under a key
  * drawn at random per process, so chosen names cannot crowd one bucket). To make room it
  * forgets the peer least recently seen over TLS among those not learned yet; a learned peer
  * goes only when every peer in memory is learned. A forgotten peer is a first contact again:

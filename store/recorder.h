@@ -19,7 +19,9 @@
  * tempfail).
  *
  * Ownership: recorder_put() takes the record and its strings (all malloc'd or NULL);
- * the writer frees them with rec_free().
+ * the writer frees them with rec_free(). Thread-safe: any thread may call recorder_put()
+ * and recorder_healthy(); recorder_open(), recorder_start() and recorder_stop() are the
+ * owner's, called once each.
  */
 
 #include <stddef.h>

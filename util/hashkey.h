@@ -3,7 +3,7 @@
 #define TLSGUARD_HASHKEY_H
 
 /*
- * hashkey - a secret hash key per table and process (hash.h), from the kernel's random
+ * hashkey - a secret hash key per table and process (policy/hash.h), from the kernel's random
  * generator. Used by the tables whose keys strangers choose: the peer history and the DNS
  * cache. Thread-safe.
  */

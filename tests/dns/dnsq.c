@@ -240,7 +240,7 @@ static int query(struct ub_ctx *ctx, double timeout, const char *name, int type)
         return 0;
     }
     struct ub_result *r = o->res;
-    /* bogus first: a bogus answer can still carry data (field guide 4 and 8). */
+    /* bogus first: libunbound can set havedata on an answer that failed validation. */
     printf("status=%s rcode=%s havedata=%d nxdomain=%d canonname=%s data=",
            r->bogus ? "bogus" : r->secure ? "secure" : "insecure", rcode_name(r->rcode), r->havedata,
            r->nxdomain, r->canonname && !same_name(r->canonname, name) ? r->canonname : "-");

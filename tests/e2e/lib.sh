@@ -17,6 +17,12 @@
 #   sql QUERY / sql_is QUERY WANT  query the tlsguard database (waits for the recorder)
 #   wait_for_delivery MARKER       path of the delivered message containing MARKER
 #   pass MSG / fail MSG            report; fail dumps the logs and exits 1
+#   expect_exit CODE CMD...        CMD exits with CODE, not crashed (output in $E2E/cmd.out/.err)
+#   log_mark / log_since_mark      log checks (expect_log, log_has, log_match) see only lines
+#                                  logged after the mark; start_tlsguard and reload_tlsguard mark
+#
+# Each test runs in a network namespace of its own (e2e_init re-runs the script under
+# `unshare --net`): its daemons listen on a private loopback, so tests run side by side.
 #
 # Everything lives in one temp dir that is removed on exit (KEEP_E2E=1 keeps it), and every
 # process started here is stopped on exit. Tests run as root: Postfix needs it.
@@ -40,6 +46,10 @@ if [ "${TLSGUARD_VALGRIND:-0}" = 1 ]; then
     E2E_TIME_FACTOR=${TLSGUARD_VALGRIND_FACTOR:-5}
 fi
 SWAKS=${SWAKS:-swaks}
+# A sanitizer report aborts the program (status 134) instead of exiting 1, which a test could
+# take for a refusal or a usage error (expect_exit); tests/run.sh sets the same.
+case ":${ASAN_OPTIONS:-}:" in *:abort_on_error=*) ;; *) export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=1 ;; esac
+case ":${UBSAN_OPTIONS:-}:" in *:abort_on_error=*) ;; *) export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}abort_on_error=1 ;; esac
 
 E2E=""              # the temp dir
 TG_PID=""           # tlsguard
@@ -49,6 +59,8 @@ E2E_PORTS=" "       # ports handed out by free_port
 E2E_FAILED=0
 E2E_CHECKS=0
 E2E_BG_PIDS=()      # other background helpers of a test (track_pid), killed on exit
+E2E_ARGV=("$@")     # the test script's arguments, for e2e_netns
+E2E_LOG_MARK=0      # log_mark: byte offset in tlsguard.log where log checks start
 
 # ---------------------------------------------------------------------------------------------
 # Reporting
@@ -68,6 +80,21 @@ fail() {
 
 info() {
     printf '#    %s\n' "$*"
+}
+
+# expect_exit CODE CMD...: runs CMD (stdout in $E2E/cmd.out, stderr in $E2E/cmd.err) and fails
+# unless it exits with CODE. A crash fails whatever CODE is wanted: killed by a signal (status
+# 128 or more; ASan aborts), memcheck's error status 99, or a sanitizer report on stderr. The
+# check for "this command must refuse": `cmd && fail` would take a crash for a refusal.
+expect_exit() {
+    local want=$1 rc=0
+    shift
+    "$@" >"$E2E/cmd.out" 2>"$E2E/cmd.err" || rc=$?
+    if [ "$rc" -ge 128 ] || [ "$rc" = 99 ] ||
+        grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$E2E/cmd.err"; then
+        fail "$*: crashed (exit status $rc): $(tail -n 30 "$E2E/cmd.err")"
+    fi
+    [ "$rc" = "$want" ] || fail "$*: exit status $rc, want $want: $(tail -n 5 "$E2E/cmd.err")"
 }
 
 # e2e_secs SECONDS: a wait of a test, scaled for slow runs (valgrind): SECONDS * E2E_TIME_FACTOR.
@@ -92,6 +119,7 @@ dump_logs() {
 e2e_init() {
     command -v "$SWAKS" >/dev/null || { echo "swaks not installed" >&2; exit 1; }
     [ "$(id -u)" = 0 ] || { echo "e2e tests run as root (Postfix)" >&2; exit 1; }
+    e2e_netns
     E2E=$(mktemp -d /tmp/tlsguard-e2e.XXXXXX)
     # Postfix daemons run as the postfix user and must traverse into the queue directory.
     chmod 755 "$E2E"
@@ -109,6 +137,26 @@ e2e_init() {
     : >"$POLICY"
     [ -z "$E2E_VALGRIND" ] || valgrind_wrap
     info "temp dir $E2E; tlsguard 127.0.0.1:$TG_PORT postfix 127.0.0.1:$SMTP_PORT sink 127.0.0.1:$SINK_PORT"
+}
+
+# e2e_netns: unless this shell already runs in the network namespace it made for itself,
+# starts the test script again in a new one (unshare --net) with its loopback up. Every
+# Postfix, Sendmail, nsd, smtp-sink and tlsguard of the test so listens on a loopback of its
+# own: tests running side by side (ctest -j) cannot take each other's ports, and a probe
+# connection cannot reach another test's daemon.
+e2e_netns() {
+    local ns
+    ns=$(readlink /proc/self/ns/net)
+    [ "${E2E_NETNS:-}" != "$ns" ] || return 0
+    if ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then
+        echo "e2e tests need unshare (util-linux) and ip (iproute2)" >&2
+        exit 1
+    fi
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    exec unshare --net -- "$BASH" -c '
+        ip link set lo up || exit 1
+        E2E_NETNS=$(readlink /proc/self/ns/net) && export E2E_NETNS
+        exec "$BASH" "$@"' bash "$0" "${E2E_ARGV[@]}"
 }
 
 # Every transaction recorded in $DB, decided again by `tlsguard explain` with the same facts and
@@ -211,11 +259,14 @@ EOF
 }
 
 # valgrind_check: every memcheck log that has a summary says 0 errors (definite leaks count as
-# errors). A process killed with SIGKILL leaves a log without a summary: nothing to check.
+# errors), and at least one has a summary: a test run under memcheck that ran no tlsguard
+# through valgrind checked nothing. A process killed with SIGKILL leaves a log without a
+# summary: nothing to check in that one.
 valgrind_check() {
     local f bad=0 n=0
     for f in "$E2E"/memcheck.*.log; do
         [ -f "$f" ] || continue
+        grep -q 'ERROR SUMMARY:' "$f" || continue
         n=$((n + 1))
         if grep -q 'ERROR SUMMARY: [1-9]' "$f"; then
             printf 'FAIL memcheck reported errors or definite leaks (%s):\n' "${f#"$E2E"/}" >&2
@@ -223,6 +274,10 @@ valgrind_check() {
             bad=1
         fi
     done
+    if [ "$n" = 0 ]; then
+        printf 'FAIL memcheck: no tlsguard process ran to its end under valgrind\n' >&2
+        return 1
+    fi
     [ "$bad" = 0 ] && info "memcheck: no errors, no definite leaks ($n tlsguard processes)"
     return "$bad"
 }
@@ -294,7 +349,7 @@ make_certs() {
         chmod 644 ./*.crt ./*.key
     ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; fail "certificate generation"; }
     CA_CRT=$d/ca.crt
-    # Client side OpenSSL config for TLSv1/TLSv1.1 (field guide 9): without it swaks fails with
+    # Client side OpenSSL config for TLSv1/TLSv1.1: without it swaks fails with
     # "legacy sigalg disallowed or unsupported".
     cat >"$E2E/client-openssl.cnf" <<'EOF'
 openssl_conf = default_conf
@@ -359,6 +414,7 @@ start_tlsguard() {
     [ -x "$TLSGUARD" ] || fail "tlsguard binary not found: $TLSGUARD (build first, or set TLSGUARD)"
     [ -f "$CONF" ] || write_conf
     local before i
+    log_mark
     before=$(grep -c 'listening on' "$E2E/tlsguard.log" 2>/dev/null || true)
     "$TLSGUARD" serve -c "$CONF" >>"$E2E/tlsguard.log" 2>&1 &
     TG_PID=$!
@@ -382,6 +438,7 @@ start_tlsguard() {
 start_tlsguard_unix() {
     local before i
     [ $# -gt 0 ] || set -- "$TLSGUARD"
+    log_mark
     before=$(grep -c 'listening on' "$E2E/tlsguard.log" 2>/dev/null || true)
     "$@" serve -c "$CONF" >>"$E2E/tlsguard.log" 2>&1 &
     TG_PID=$!
@@ -412,13 +469,35 @@ stop_tlsguard() {
     TG_PID=""
 }
 
-# reload_tlsguard: SIGHUP, then a moment for the new snapshot to be built.
+# reload_tlsguard: SIGHUP, then waits until tlsguard logs that it loaded the new configuration
+# or refused it. Log checks after it see only what tlsguard logged from the signal on
+# (log_mark).
 reload_tlsguard() {
+    local i
+    log_mark
     kill -HUP "$TG_PID" || fail "tlsguard is not running"
-    sleep "$(e2e_secs 1)"
+    for ((i = 0; i < $(e2e_secs 10) * 10; i++)); do
+        grep -qE 'reload: configuration .* loaded|reload refused' <<<"$(log_since_mark)" && return 0
+        kill -0 "$TG_PID" 2>/dev/null || fail "tlsguard died on SIGHUP"
+        sleep 0.1
+    done
+    fail "tlsguard logged neither a reload nor a refusal within $(e2e_secs 10) s of SIGHUP"
 }
 
-# log_match TEXT...: some line of tlsguard's log contains every TEXT (fixed strings); waits up
+# log_mark: the log checks below (log_match, expect_log, log_has, log_since_mark) see only the
+# lines tlsguard logs from now on, not those an earlier step already wrote. start_tlsguard,
+# start_tlsguard_unix and reload_tlsguard set the mark themselves.
+log_mark() {
+    E2E_LOG_MARK=0
+    [ ! -f "$E2E/tlsguard.log" ] || E2E_LOG_MARK=$(wc -l <"$E2E/tlsguard.log")
+}
+
+# log_since_mark: the lines of tlsguard's log written after the last log_mark.
+log_since_mark() {
+    tail -n "+$((E2E_LOG_MARK + 1))" "$E2E/tlsguard.log" 2>/dev/null || true
+}
+
+# log_match TEXT...: some line of tlsguard's log (since log_mark) contains every TEXT (fixed strings); waits up
 # to 3 s (e2e_secs). Prints the line.
 log_match() {
     local i line
@@ -432,7 +511,7 @@ log_match() {
 
 log_grep() {
     local lines
-    lines=$(cat "$E2E/tlsguard.log" 2>/dev/null) || return 0
+    lines=$(log_since_mark)
     while [ $# -gt 0 ]; do
         lines=$(printf '%s\n' "$lines" | grep -F -- "$1") || return 0
         shift
@@ -448,11 +527,12 @@ expect_log() {
     pass "$desc"
 }
 
-# log_has TEXT: tlsguard's log contains TEXT (fixed string); waits up to 3 s (e2e_secs).
+# log_has TEXT: tlsguard's log (since log_mark) contains TEXT (fixed string); waits up to 3 s
+# (e2e_secs).
 log_has() {
     local i
     for ((i = 0; i < $(e2e_secs 3) * 10; i++)); do
-        grep -qF -- "$1" "$E2E/tlsguard.log" 2>/dev/null && return 0
+        grep -qF -- "$1" <<<"$(log_since_mark)" && return 0
         sleep 0.1
     done
     return 1
@@ -485,7 +565,7 @@ start_postfix() {
     local etc=$PFDIR/etc
     mkdir -p "$etc" "$PFDIR/queue" "$PFDIR/data"
     chown postfix "$PFDIR/data"
-    # Old protocols and ciphers on purpose (field guide 9): the tests need TLSv1 and kRSA.
+    # Old protocols and ciphers on purpose: the tests need TLSv1 and kRSA.
     cat >"$etc/openssl.cnf" <<'EOF'
 postfix = postfix_settings
 [postfix_settings]
@@ -640,7 +720,7 @@ replies() {
 # expect_reply CODE TEXT [DESC]: some reply line starts with CODE and contains TEXT.
 expect_reply() {
     local code=$1 text=$2 desc=${3:-reply $1 ...$2...}
-    if replies | grep -E "^$code[ -]" | grep -qF -- "$text"; then
+    if grep -E "^$code[ -]" <<<"$(replies)" | grep -qF -- "$text"; then
         pass "$desc"
     else
         fail "$desc: no reply '$code ...$text...' in the transcript"
@@ -650,7 +730,7 @@ expect_reply() {
 # expect_no_reply CODE [DESC]: no reply line starts with CODE.
 expect_no_reply() {
     local code=$1 desc=${2:-no reply $1}
-    if replies | grep -qE "^$code[ -]"; then
+    if grep -qE "^$code[ -]" <<<"$(replies)"; then
         fail "$desc: found $(replies | grep -E "^$code[ -]" | head -1)"
     fi
     pass "$desc"
@@ -788,7 +868,10 @@ policy_headers() {
 
 # held_ids: queue ids in Postfix's hold queue ('!' after the id in postqueue -p).
 held_ids() {
-    postqueue -c "$PFDIR/etc" -p 2>/dev/null | sed -n -E 's/^([0-9A-F]+)!.*/\1/p'
+    local out
+    out=$(postqueue -c "$PFDIR/etc" -p 2>"$E2E/postqueue.err") ||
+        fail "postqueue -p failed: $(cat "$E2E/postqueue.err")"
+    sed -n -E 's/^([0-9A-F]+)!.*/\1/p' <<<"$out"
 }
 
 # A hand-driven SMTP session, for what swaks cannot do (pausing mid-transaction):

@@ -62,7 +62,7 @@ rcpt_form() {
 # expect_refusal CODE XCODE TEXT DESC: a reply line "CODE XCODE ...TEXT..." (Sendmail puts the
 # address between them).
 expect_refusal() {
-    if replies | grep -E "^$1 $2 " | grep -qF -- "$3"; then
+    if grep -E "^$1 $2 " <<<"$(replies)" | grep -qF -- "$3"; then
         pass "$4"
     else
         fail "$4: no reply '$1 $2 ...$3...' in the transcript: $(replies | tail -n 2 | tr '\n' ' ')"

@@ -156,7 +156,7 @@ start_sendmail() {
     [ -n "$SM_LOG_PID" ] || start_syslog_sink
 
     # Debian's openssl.cnf sets MinProtocol = TLSv1.2; Sendmail has no option for it, but
-    # OpenSSL reads the file OPENSSL_CONF names (the client's recipe of field guide 9).
+    # OpenSSL reads the file OPENSSL_CONF names.
     cp "$E2E/client-openssl.cnf" "$SM_DIR/openssl.cnf"
     # Cyrus SASL reads Sendmail.conf from a fixed path list (/etc/sasl2:...:/usr/lib/sasl2) and
     # Sendmail clears its environment: the test's directory is mounted over /usr/lib/sasl2

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: quick
 # Every action for a failed encrypt rule, driven by plaintext mail: reject (530 5.7.0), defer
 # (451 4.7.0 with tlsguard's text, not Postfix's dead-milter reply), default_action, tag
 # (header in the delivered message), quarantine (Postfix hold queue), monitor.
@@ -29,7 +30,7 @@ message_is a@reject.example "from:reject.example|fail|session was not encrypted|
 # --- defer
 send_mail --from a@defer.example --to r@y.example --header "Subject: act-defer" && fail "defer: accepted"
 expect_reply 451 "4.7.0 $(text defer)" "defer: MAIL refused with 451 4.7.0"
-replies | grep -qF "Service unavailable" && fail "defer: Postfix's dead-milter text instead of tlsguard's"
+grep -qF "Service unavailable" <<<"$(replies)" && fail "defer: Postfix's dead-milter text instead of tlsguard's"
 pass "defer: the text is tlsguard's, not 'Service unavailable'"
 message_is a@defer.example "from:defer.example|fail|session was not encrypted|defer|refused" "defer: messages row"
 
@@ -55,7 +56,7 @@ send_mail --from a@quarantine.example --to r@y.example --header "Subject: act-qu
     fail "quarantine: refused"
 expect_reply 250 "queued as" "quarantine: accepted"
 qid=$(last_queue_id)
-held_ids | grep -qx "$qid" || fail "quarantine: $qid not in the hold queue: $(postqueue -c "$PFDIR/etc" -p 2>&1)"
+grep -qx "$qid" <<<"$(held_ids)" || fail "quarantine: $qid not in the hold queue: $(postqueue -c "$PFDIR/etc" -p 2>&1)"
 pass "quarantine: $qid is in Postfix's hold queue"
 # Postfix 3.7 logs that a milter asked for HOLD, not the reason given to smfi_quarantine.
 grep -qF "$qid: milter-hold: END-OF-MESSAGE" "$PFDIR/maillog" ||

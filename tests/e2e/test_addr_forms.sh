@@ -5,7 +5,7 @@
 # brackets, bang paths, UTF-8 with SMTPUTF8): the from: or rcpt: rule of the domain Postfix
 # uses applies, at MAIL and at RCPT. What tlsguard cannot read (an unclosed comment Postfix
 # tolerates, an address literal) is deferred with 451 4.1.7 / 4.1.3 where such a rule exists,
-# recorded as verdict unreadable, and only recorded in mode = monitor. (issue 11, part 1)
+# recorded as verdict unreadable, and only recorded in mode = monitor.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_addr_forms.sh"
 e2e_init

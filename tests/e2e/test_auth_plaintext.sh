@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Plaintext SMTP AUTH (issue 4): Postfix with Cyrus SASL and a private sasldb. A client that
+# Plaintext SMTP AUTH: Postfix with Cyrus SASL and a private sasldb. A client that
 # authenticates without TLS gets the verdict auth-plaintext with the action of plaintext_auth:
 # monitor by default (accepted, recorded with the login), defer (451 4.7.11), reject (530
 # 5.7.11), tag (header), off. AUTH after STARTTLS, no AUTH, and a failed AUTH give none. The
@@ -92,7 +92,7 @@ reconf plaintext_auth=defer
 send_mail $(auth LOGIN) --from a@login.example --to r@y.example --header "Subject: auth-defer" &&
     fail "defer: accepted"
 expect_reply 451 "4.7.11 $(reply_text LOGIN 'the password')" "defer: MAIL refused with 451 4.7.11"
-replies | grep -F "451" | grep -qF alice && fail "defer: the login is in the reply"
+grep -F "451" <<<"$(replies)" | grep -qF alice && fail "defer: the login is in the reply"
 pass "defer: the reply does not name the login"
 message_is a@login.example "auth-plaintext|$LOGIN_REASON|defer|refused" "defer: messages row"
 not_delivered auth-defer

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Bad input from the MTA side (issue 2, "Bad input"): tlsguard is driven directly over the
+# Bad input from the MTA side: tlsguard is driven directly over the
 # milter protocol by milter_client.pl, so that it sees what Postfix would never send: macros
 # missing, empty, huge, non-numeric or in an unknown format; CR/LF, control characters and
 # 8-bit bytes in the connect name, HELO, macros and envelope addresses; odd but valid addresses
@@ -253,7 +253,7 @@ addr_case "A-label domain, upper case, trailing dot" '<U@XN--BCHER-KVA.EXAMPLE.>
 addr_case "subdomain (from:bank.example is the domain only)" '<u@sub.bank.example>' c "u@sub.bank.example"
 addr_case "comment (Postfix's strict_rfc821_envelopes = no takes it)" '<u@bank.example\s(c)>' \
     "y $NOTLS_BANK" "u@bank.example"
-# No readable domain while a from: rule exists: deferred, never "no rule matched" (issue 11).
+# No readable domain while a from: rule exists: deferred, never "no rule matched".
 UNREADABLE="451 4.1.7 tlsguard cannot read the sender address"
 addr_case "address literal" '<u@[192.0.2.1]>' "y $UNREADABLE: an address literal names no domain" "u@[192.0.2.1]"
 addr_case "no domain, no {mail_addr}" '<nodomain>' "y $UNREADABLE: a local part without a domain" "<nodomain>"

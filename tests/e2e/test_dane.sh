@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# DANE end to end (issue 3): the real Postfix, tlsguard's resolver pointed at the signed test DNS
+# ctest: quick
+# DANE end to end: the real Postfix, tlsguard's resolver pointed at the signed test DNS
 # of tests/dns (nsd on loopback), rcpt: rules of level dane and then dane-only (SIGHUP between
 # the two), every published case sent RCPT TO in one SMTP session per level. Checked for each
 # case: the SMTP reply (code, enhanced code, text naming domain, MX host and why), the
@@ -80,7 +81,7 @@ declare -A WHY_ONLY=(
 )
 # nosuch (secure NXDOMAIN) is checked loosely: that a domain which securely does not exist is
 # "implicit MX, host without TLSA" (dane: pass, dane-only: 451) is what the code does, not
-# something issue 3 asks for; a permanent refusal would be as defensible.
+# something the DANE design asks for; a permanent refusal would be as defensible.
 
 # expected_reply LEVEL CASE: the reply globs, '|'-separated alternatives ("250 2.1.5 Ok" for a pass).
 expected_reply() {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# DNS failures are never a pass (issue 11, section 3): the real Postfix, tlsguard's resolver on
+# DNS failures are never a pass: the real Postfix, tlsguard's resolver on
 # the signed test DNS of tests/dns, `rcpt:DOMAIN dane` rules. A lookup that fails behind a CNAME
 # (the MX host's name, the TLSA name) defers the recipient with 451 4.7.5 and the recipients row
 # says which lookup failed; an MX RRset with more hosts than tlsguard considers (16) is sorted

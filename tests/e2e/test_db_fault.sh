@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The database cannot be written (issue 2, "Bad input" / on_db_error). Another process holds
+# The database cannot be written (on_db_error). Another process holds
 # SQLite's write lock (BEGIN EXCLUSIVE) for as long as the test wants:
 #  (a) on_db_error = accept (the default): mail flows, the log says the write failed and how many
 #      records are queued, nothing is written while locked, and once the lock is gone every
@@ -89,7 +89,7 @@ send_mail --from tf-locked@x.example --to r@y.example --header "Subject: dbfault
     fail "on_db_error=tempfail: accepted while the database cannot be written"
 expect_reply 451 "4.3.0 tlsguard cannot record this transaction, try again later" \
     "tempfail: MAIL gets 451 4.3.0 while the database cannot be written"
-replies | grep -qF "Service unavailable" && fail "tempfail: Postfix's dead-milter reply instead"
+grep -qF "Service unavailable" <<<"$(replies)" && fail "tempfail: Postfix's dead-milter reply instead"
 expect_log "tempfail: deferral logged" "deferred: database cannot be written (on_db_error=tempfail)"
 sleep 1
 db_unlock

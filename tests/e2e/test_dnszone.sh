@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: no-memcheck
 # The DNSSEC test DNS of tests/dns (nsd + ldns-signzone on loopback) answers every DANE case as
 # designed, seen through libunbound configured the way tlsguard will be (dns_unbound_conf +
 # dns_trust_anchor): secure, insecure, bogus (wrong DS, expired, tampered), SERVFAIL and a server

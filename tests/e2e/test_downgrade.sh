@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Learned downgrade detection (issue 4) through the real Postfix: a peer that delivered over
+# Learned downgrade detection through the real Postfix: a peer that delivered over
 # STARTTLS three times and then comes in plaintext is deferred, also after a restart (the
 # history is reloaded from SQLite); a first contact, a peer below the count and a peer whose
 # TLS sessions left the window (clock shifted with faketime) are accepted; a drop from TLSv1.3
@@ -80,8 +80,9 @@ grep -qE "^$peer +yes +4 +TLSv1\.3 +4 +4 " <<<"$out" ||
     fail "tlsguard peers: no learned row for $peer: $out"
 grep -qx "1 peers, 1 learned" <<<"$out" || fail "tlsguard peers: summary: $out"
 pass "tlsguard peers: $peer learned, 4 TLS sessions in the window, best TLSv1.3"
-"$TLSGUARD" peers -c "$CONF" extra >/dev/null 2>&1 && fail "tlsguard peers with an extra argument: exit 0"
-pass "tlsguard peers: usage error exits non-zero"
+expect_exit 1 "$TLSGUARD" peers -c "$CONF" extra
+grep -qF "usage: tlsguard peers" "$E2E/cmd.err" || fail "tlsguard peers extra: no usage line: $(cat "$E2E/cmd.err")"
+pass "tlsguard peers: usage error exits 1 with the usage line"
 
 # --- without downgrade= the default is monitor: recorded, accepted, in the header
 write_policy <<'EOF2'
@@ -150,7 +151,7 @@ grep -qF "warning: retention_days = 7 is shorter than downgrade_window = 30d" <<
     fail "tlsguard check: no retention warning: $out"
 pass "tlsguard check warns: retention_days shorter than downgrade_window"
 write_conf downgrade_window=30
-"$TLSGUARD" check -c "$CONF" >"$E2E/check.txt" 2>&1 && fail "downgrade_window = 30 (no unit) accepted"
-grep -qF "$CONF:7: error: bad value '30' for downgrade_window: expected a number with unit s, m, h or d, e.g. 30d" "$E2E/check.txt" ||
-    fail "downgrade_window without unit: $(cat "$E2E/check.txt")"
+expect_exit 1 "$TLSGUARD" check -c "$CONF"
+grep -qF "$CONF:7: error: bad value '30' for downgrade_window: expected a number with unit s, m, h or d, e.g. 30d" "$E2E/cmd.err" ||
+    fail "downgrade_window without unit: $(cat "$E2E/cmd.err")"
 pass "downgrade_window without a unit refused with file:line"

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# 1,000 concurrent SMTP sessions (issue 5, "Faults, with nothing lost"): Postfix may run 1,100
+# ctest: serial
+# 1,000 concurrent SMTP sessions: Postfix may run 1,100
 # smtpd processes (default_process_limit), the file descriptor limit is raised to 8192, and
 # the driver opens 1,000 sessions at once, spread over 40 smtpd services on as many ports,
 # each with a cleanup service of its own (Postfix's master starts a service's processes one

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The database's file system is full (issue 5, "Faults, with nothing lost"). The database lives
+# The database's file system is full. The database lives
 # on a tmpfs of 2 MiB mounted for the test; "full" is a filler file written until ENOSPC, after
 # the WAL has been checkpointed and truncated (so that the next commit needs new space).
 # (Locked by another writer: test_fault_dblocked.sh and test_db_fault.sh; read-only:

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Another process holds the database's write lock (issue 5, "Faults, with nothing lost"): an
+# Another process holds the database's write lock: an
 # sqlite3 in BEGIN EXCLUSIVE. tlsguard waits up to its busy_timeout (2 s) for the lock, then
 # the write fails and on_db_error decides.
 #  (a) a short lock (1 s) is waited out: with on_db_error=tempfail, the 20 messages sent while

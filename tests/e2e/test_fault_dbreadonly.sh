@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The database's file system goes read-only under tlsguard (issue 5, "Faults, with nothing
-# lost"). Root ignores file modes, and a file system with files open for writing cannot be
+# The database's file system goes read-only under tlsguard. Root ignores file modes, and a file
+# system with files open for writing cannot be
 # remounted read-only (EBUSY); what does make it read-only at run time is what a disk error
 # does: the database lives on a small ext4 image mounted with errors=remount-ro, and the test
 # raises an error through ext4's trigger_fs_error. The kernel then refuses every write

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The DNS server stops mid-run (issue 5, "Faults, with nothing lost"). tlsguard resolves
+# The DNS server stops mid-run. tlsguard resolves
 # against the signed test DNS of tests/dns (nsd on loopback), with one rule,
 # `rcpt:.dane.example dane-only`, and dns_timeout = 2. Every message has a recipient under that
 # rule and one at y.example (no rule).

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# SIGHUP every 100 ms during a load (issue 5, "Faults, with nothing lost"): no crash, and no
+# SIGHUP every 100 ms during a load: no crash, and no
 # message decided under two policies. Two valid policies, swapped in by rename before each
 # SIGHUP, give the traffic (plaintext, from sub.x.example to two y.example recipients) different
 # rules and actions:

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# kill -9 of tlsguard in the middle of a load (issue 5, "Faults, with nothing lost"): 1,000
+# kill -9 of tlsguard in the middle of a load: 1,000
 # numbered messages, 10 sessions at a time, 4 messages each, at most 100 a second, through
 # Postfix with milter_default_action = tempfail. tlsguard is killed with SIGKILL once 300 are
 # accepted, and started again 2 s later on the same database. Then:

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: quick
 # Golden explain scripts: for each tests/golden/NAME.in, runs every `explain` line through
 # `tlsguard explain -c CONF` and diffs the transcript against NAME.ref.
 #

@@ -27,7 +27,7 @@ expect_header "$f" "fail tls=TLSv1 cipher=ECDHE-RSA-AES256-SHA bits=256 rule=fro
 send_mail --from a@hold.example --to r@y.example --header "Subject: mon-hold" || fail "monitor: refused"
 qid=$(last_queue_id)
 wait_for_delivery mon-hold >/dev/null
-held_ids | grep -qx "$qid" && fail "monitor mode held $qid"
+grep -qx "$qid" <<<"$(held_ids)" && fail "monitor mode held $qid"
 pass "action=quarantine in monitor mode: delivered, not held"
 
 send_mail --from rc@x.example --to a@secure.example,b@open.example --header "Subject: mon-rcpt" ||

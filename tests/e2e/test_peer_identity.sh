@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Who a client is (issue 11, section 4): a client name counts for the peer identity only when
+# Who a client is: a client name counts for the peer identity only when
 # the MTA says it verified it ({client_resolve} = OK); a name without that macro, or FORGED,
 # FAIL, TEMP, gives the address block, so a fake MTA on the milter socket or a client's own
 # DNS cannot pick another peer's TLS history. An IPv4 client on a dual-stack socket

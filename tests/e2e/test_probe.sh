@@ -163,39 +163,60 @@ probe 1 -c "$CONF" ok.$Z --port "$NOTLS_PORT"
 has "starttls: not offered" "error: STARTTLS not offered" "result: fail"
 pass "no STARTTLS with DANE: exit 1"
 
-# --json: one object, parsed by Python, with the same facts.
+# --json: one object, parsed by perl's core JSON::PP, with the same facts.
+# json_check CODE [ARG...]: perl CODE sees the decoded $E2E/probe.out as $j, the ARGs as @ARGV,
+# and the helpers t(X) (X is JSON true) and f(X) (X is JSON false); it dies when a check fails.
+json_check() {
+    local code=$1
+    shift
+    perl -MJSON::PP -e '
+        local $/;
+        open(my $fh, "<", shift @ARGV) or die "$!\n";
+        our $j = JSON::PP->new->decode(<$fh>);
+        sub t { JSON::PP::is_bool($_[0]) && $_[0] }
+        sub f { JSON::PP::is_bool($_[0]) && !$_[0] }
+        sub check { $_[0] or die "check failed: $_[1]\n" }
+        eval "$ARGV[0]; 1" or die $@;' "$E2E/probe.out" "$code" "$@"
+}
 probe 0 -c "$CONF" ok.$Z --port "$SMTP_PORT" --json
-python3 - "$E2E/probe.out" "$SMTP_PORT" "$DNS_EE_SPKI" <<'EOF' || fail "ok --json: $(cat "$E2E/probe.out")"
-import json, sys
-j = json.load(open(sys.argv[1]))
-assert j["domain"] == "ok.dane.example" and j["port"] == int(sys.argv[2]), j
-assert j["verdict"] == "verified" and j["exit"] == 0, j
-assert j["mx"]["status"] == "data" and j["mx"]["secure"] is True, j["mx"]
-h = j["hosts"][0]
-assert h["name"] == "mx.ok.dane.example" and h["preference"] == 10 and h["dane"] is True, h
-assert h["a"]["secure"] is True and h["tlsa_lookup"]["secure"] is True, h
-assert h["tlsa"] == [{"usage": 3, "selector": 1, "mtype": 1, "length": 32,
-                      "data": sys.argv[3], "usable": True}], h["tlsa"]
-c = h["connections"][0]
-assert c["address"] == "127.0.0.1" and c["dnssec"] == "secure" and c["starttls"] is True, c
-assert c["tls_version"].startswith("TLSv1.") and c["cipher"], c
-assert c["matched"] == {"usage": 3, "selector": 1, "mtype": 1, "depth": 0}, c
-assert c["verify"] == 0 and c["result"] == "verified" and h["verdict"] == "verified", c
-EOF
+# shellcheck disable=SC2016 # perl code
+json_check '
+    my ($port, $spki) = @ARGV[1, 2];
+    check($j->{domain} eq "ok.dane.example" && $j->{port} == $port, "domain, port");
+    check($j->{verdict} eq "verified" && $j->{exit} == 0, "verdict, exit");
+    check($j->{mx}{status} eq "data" && t($j->{mx}{secure}), "mx");
+    my $h = $j->{hosts}[0];
+    check($h->{name} eq "mx.ok.dane.example" && $h->{preference} == 10 && t($h->{dane}), "host");
+    check(t($h->{a}{secure}) && t($h->{tlsa_lookup}{secure}), "host a, tlsa_lookup");
+    check(@{$h->{tlsa}} == 1, "one TLSA record");
+    my $r = $h->{tlsa}[0];
+    check(join(",", sort keys %$r) eq "data,length,mtype,selector,usable,usage", "TLSA keys");
+    check($r->{usage} == 3 && $r->{selector} == 1 && $r->{mtype} == 1 && $r->{length} == 32 &&
+          $r->{data} eq $spki && t($r->{usable}), "TLSA record");
+    my $c = $h->{connections}[0];
+    check($c->{address} eq "127.0.0.1" && $c->{dnssec} eq "secure" && t($c->{starttls}), "connection");
+    check($c->{tls_version} =~ /^TLSv1\./ && $c->{cipher} ne "", "TLS facts");
+    my $m = $c->{matched};
+    check(join(",", sort keys %$m) eq "depth,mtype,selector,usage" && $m->{usage} == 3 &&
+          $m->{selector} == 1 && $m->{mtype} == 1 && $m->{depth} == 0, "matched");
+    check($c->{verify} == 0 && $c->{result} eq "verified" && $h->{verdict} eq "verified", "result");
+' "$SMTP_PORT" "$DNS_EE_SPKI" || fail "ok --json: $(cat "$E2E/probe.out")"
 pass "ok --json: parses, verdict, TLSA, TLS facts and the match"
 
 probe 1 -c "$CONF" badcert.$Z --port "$SMTP_PORT" --json
-python3 - "$E2E/probe.out" <<'EOF' || fail "badcert --json: $(cat "$E2E/probe.out")"
-import json, sys
-j = json.load(open(sys.argv[1]))
-c = j["hosts"][0]["connections"][0]
-assert j["verdict"] == "fail" and j["exit"] == 1, j
-assert c["matched"] is None and c["verify"] == 65 and c["result"] == "fail", c
-assert "no TLSA record matched" in c["error"] and c["banner"].startswith("220 "), c
-EOF
+# shellcheck disable=SC2016 # perl code
+json_check '
+    my $c = $j->{hosts}[0]{connections}[0];
+    check($j->{verdict} eq "fail" && $j->{exit} == 1, "verdict, exit");
+    check(!defined $c->{matched} && $c->{verify} == 65 && $c->{result} eq "fail", "connection");
+    check(index($c->{error}, "no TLSA record matched") >= 0 && $c->{banner} =~ /^220 /, "error, banner");
+' || fail "badcert --json: $(cat "$E2E/probe.out")"
 probe 2 -c "$CONF" bogus.$Z --port "$SMTP_PORT" --json
-python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["verdict"]=="tempfail" and j["mx"]["status"]=="bogus" and j["hosts"]==[], j' \
-    "$E2E/probe.out" || fail "bogus --json: $(cat "$E2E/probe.out")"
+# shellcheck disable=SC2016 # perl code
+json_check '
+    check($j->{verdict} eq "tempfail" && $j->{mx}{status} eq "bogus" &&
+          ref $j->{hosts} eq "ARRAY" && !@{$j->{hosts}}, "bogus");
+' || fail "bogus --json: $(cat "$E2E/probe.out")"
 pass "badcert and bogus --json: parse, verdicts fail and tempfail"
 
 # Usage errors are not verdicts.

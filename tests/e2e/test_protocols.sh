@@ -34,7 +34,7 @@ send_mail --old-tls --tls --tls-protocol tlsv1_1 --helo v11.tlsguard.test --from
 expect_tls TLSv1.1
 expect_reply 451 "4.7.1 TLS required for mail from defer.example (rule from:defer.example): protocol TLSv1.1 not allowed by protocols=!SSLv3:!TLSv1:!TLSv1.1" \
     "TLSv1.1 vs !TLSv1.1: 451 4.7.1 with the policy's text"
-replies | grep -qF "Service unavailable" && fail "TLSv1.1: Postfix's dead-milter reply, not tlsguard's"
+grep -qF "Service unavailable" <<<"$(replies)" && fail "TLSv1.1: Postfix's dead-milter reply, not tlsguard's"
 pass "TLSv1.1: the 451 is tlsguard's, not Postfix's milter failure reply"
 sql_is "SELECT rcpt, rule, action, tls_version FROM policy_hits WHERE mail_from = 'v11@defer.example'" \
     "NULL|from:defer.example|defer|TLSv1.1" "TLSv1.1: policy_hits row"

@@ -6,7 +6,7 @@
 # and at RCPT. What tlsguard cannot read - address literals, which Sendmail takes even with a
 # host name inside, and a local part alone that Sendmail's local mailer gets - is deferred
 # with 451 4.1.7 / 4.1.3 where such a rule exists and recorded as verdict unreadable.
-# (issue 11, part 1; the same forms against Postfix: test_addr_forms.sh)
+# (the same forms against Postfix: test_addr_forms.sh)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_sendmail.sh"
 . "$(dirname "$0")/lib_addr_forms.sh"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Plaintext SMTP AUTH under Sendmail (issue 4: the same semantics as with Postfix, see
+# Plaintext SMTP AUTH under Sendmail (the same semantics as with Postfix, see
 # test_auth_plaintext.sh): Sendmail with Cyrus SASL and a private sasldb. AUTH without TLS gets
 # the verdict auth-plaintext with the action of plaintext_auth (monitor by default, defer 451
 # 4.7.11, reject 530 5.7.11); AUTH after STARTTLS and no AUTH get none.

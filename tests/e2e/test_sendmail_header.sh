@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: quick
 # X-TLS-Policy through a real Sendmail 8.17: the forged copies of a message are all removed,
 # however many (up to 100; more are refused with 550 5.7.1) and however spelt, with
 # header = yes (tlsguard's own is then the only one) and with header = no (none is left).

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# SIGTERM under load with callbacks still running (issue 11, section 7). After drain_timeout
+# SIGTERM under load with callbacks still running. After drain_timeout
 # tlsguard tears down its recorder, resolver, peer map and policy snapshot while libmilter's
 # threads may still be inside a callback, or call one for a session still open. The gate
 # (milter/gate.h) refuses new callbacks and waits for those in flight before the teardown.

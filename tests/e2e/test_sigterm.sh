@@ -47,7 +47,7 @@ smtp_send ""
 smtp_send "sent while tlsguard drains"
 smtp_cmd "."
 expect_reply 250 "queued as" "open session: message accepted while tlsguard drains"
-replies | grep -qF "Service unavailable" && fail "open session: Postfix lost the milter during the drain"
+grep -qF "Service unavailable" <<<"$(replies)" && fail "open session: Postfix lost the milter during the drain"
 smtp_cmd "QUIT"
 smtp_close
 wait_for_delivery term-open >/dev/null

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Sendmail on tlsguard's built-in unix socket (issue 11, section 4): the INPUT_MAIL_FILTER line
+# Sendmail on tlsguard's built-in unix socket: the INPUT_MAIL_FILTER line
 # of contrib/sendmail/tlsguard.mc as shipped (S=local:/var/spool/postfix/tlsguard/...), with
 # the spool moved under the test's temp dir so that the machine's /var/spool/postfix is not
 # touched. tlsguard (root, user nobody) creates the directory; Sendmail, running as root

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # TLS facts are final only at MAIL: a client may send MAIL right after STARTTLS without a second
-# EHLO (field guide 1 and 9). tlsguard must still see the session as encrypted.
+# EHLO. tlsguard must still see the session as encrypted.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 write_policy <<'EOF2'

@@ -6,14 +6,14 @@
  * hands it over), each with a full-size output and with a small one of the exact size
  * chosen by the input's length, so that a write one byte too far is caught.
  *
- * Checks (policy.h): the output is NUL-terminated and "" on failure; a domain is
+ * Checks (policy/policy.h): the output is NUL-terminated and "" on failure; a domain is
  * lowercase [a-z0-9-_] labels joined by dots, at most 253 octets, without a trailing dot,
  * and normalising it again gives it back; a normalised address normalises to itself, and its
  * domain (after the last '@') is what policy_addr_domain() extracts, unless it is an address
  * literal; with the small buffer a call fails where the full one succeeds only if the
  * result does not fit it.
  *
- * The envelope (envelope.c, issue 11): an optional second field after a NUL is the MTA's
+ * The envelope (policy/envelope.c): an optional second field after a NUL is the MTA's
  * {mail_addr}/{rcpt_addr}. Whatever domain the MTA would use, tlsguard gets the same or
  * fails closed:
  * - readable with domain "" only for the null sender at MAIL or <postmaster>; never for

@@ -4,7 +4,7 @@
  * input as one rdata, with a full-size name buffer and with a small one of the exact size
  * chosen by the input's length.
  *
- * Checks (dane.h): on failure the name is ""; on success it is "." (null MX) or lowercase
+ * Checks (policy/dane.h): on failure the name is ""; on success it is "." (null MX) or lowercase
  * labels of [a-z0-9-_] and \DDD escapes joined by dots, no trailing dot, it fits the
  * buffer, the preference is the first two bytes, and encoding the name back to wire form
  * gives the input again (lowercased): nothing is lost or invented.

@@ -5,7 +5,7 @@
  * with a policy; every diagnostic is printable and names the file; each rule describes
  * itself in bounds. A policy that parses is then evaluated for a few fixed transactions,
  * sender side and per recipient, with and without DNS facts, so that whatever the parser
- * built is also read by the evaluator; decisions must keep their promises (policy.h).
+ * built is also read by the evaluator; decisions must keep their promises (policy/policy.h).
  */
 #include "fuzz.h"
 

@@ -3,9 +3,9 @@
  * fuzz_probe_reply - the SMTP reply parser of `tlsguard probe` (untrusted bytes from the
  * network): probe_reply_parse() on the input as the bytes received so far.
  *
- * Checks (probe_reply.h): *used is 0 unless COMPLETE, and then within the input; a complete
+ * Checks (cli/probe_reply.h): *used is 0 unless COMPLETE, and then within the input; a complete
  * reply has a code of 200..599, 1..PROBE_LINES_MAX lines and printable text; MALFORMED
- * says why. The reader in probe.c calls the parser again as bytes arrive, so it must not
+ * says why. The reader in cli/probe.c calls the parser again as bytes arrive, so it must not
  * matter how they were split: every prefix of a complete reply is INCOMPLETE, and the
  * reply alone (without what followed it) parses to the same result.
  */

@@ -12,9 +12,9 @@
  * match=), the fingerprint level and the dane levels, and put in the X-TLS-Policy header
  * value (a short buffer too). The SMTP AUTH fields go to policy_eval_auth().
  *
- * Checks (policy.h): the parsers' ranges; sanitised text is printable, bounded and a prefix
+ * Checks (policy/policy.h): the parsers' ranges; sanitised text is printable, bounded and a prefix
  * in length; decisions keep their promises; reasons, replies and header values are
- * printable ASCII (policy_eval.c sanitises everything taken from the facts).
+ * printable ASCII (policy/policy_eval.c sanitises everything taken from the facts).
  */
 #include "fuzz.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for addr.c: envelope addresses and domain names from untrusted input. */
+/* Unit tests for policy/addr.c: envelope addresses and domain names from untrusted input. */
 #include "policy/policy.h"
 #include "unit.h"
 

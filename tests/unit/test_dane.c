@@ -133,7 +133,7 @@ static const drow rows[] = {
     {"secure address, no TLSA lookup made", NULL, SECURE, 0, 0, {{"mx.x.example", 10, SECURE, "", NODATA, NULL}},
      "mx=secure hosts=mx.x.example:no-tlsa", PASS_NONE,
      TEMPFAIL("", "no MX host of x.example has usable TLSA records (mx.x.example: no TLSA records)")},
-    /* issue 11: a secure answer whose hosts could not be read is not "nothing to check" */
+    /* a secure answer whose hosts could not be read is not "nothing to check" */
     {"secure MX RRset without hosts", NULL, SECURE, 0, 0, NO_HOSTS, "mx=secure",
      TEMPFAIL("", "MX RRset of x.example lists no host"), TEMPFAIL("", "MX RRset of x.example lists no host")},
     {"implicit MX without the host", NULL, NODATA, 0, 1, NO_HOSTS, "mx=implicit",
@@ -346,7 +346,7 @@ static void test_bounds(void)
     free(f);
 }
 
-/* ---- CNAME lookups and the host limit (issue 11) ---------------------------------------- */
+/* ---- CNAME lookups and the host limit ---------------------------------------------------- */
 
 /* One host mx.x.example whose address answer is insecure and came through a CNAME: the CNAME
  * lookup decides whether TLSA applies. Its failure is the host's error at both levels. */

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RR_A 1
 #define NAMES 20000
 #define CACHE_MAX 100
 

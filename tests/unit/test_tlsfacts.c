@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for tlsfacts.c: versions, cipher bits, weak ciphers, sanitising, certificate
+/* Unit tests for policy/tlsfacts.c: versions, cipher bits, weak ciphers, sanitising, certificate
  * fingerprints and Sendmail's xtext. */
 #include "policy/policy.h"
 #include "unit.h"

@@ -99,7 +99,11 @@ sink_markers() {
 }
 
 queue_size() {
-    postqueue -c "$PFDIR/etc" -j 2>/dev/null | grep -c . || true
+    local out
+    out=$(postqueue -c "$PFDIR/etc" -j 2>"$E2E/postqueue.err") ||
+        fail "postqueue -j failed: $(cat "$E2E/postqueue.err")"
+    [ -n "$out" ] || { echo 0; return 0; }
+    grep -c . <<<"$out"
 }
 
 wait_sink() {

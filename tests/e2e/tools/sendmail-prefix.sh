@@ -33,6 +33,10 @@ usable() {
     grep -qaE '(^|[^0-9.])8\.1[0-9]\.[0-9]+' "$bin"
 }
 
+# Tests running side by side may all find the copy missing: one builds it, the others wait.
+mkdir -p "$dir"
+exec 9>"$dir/.lock"
+flock 9
 if usable; then
     echo "$root"
     exit 0
@@ -46,7 +50,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
         { echo "sendmail-prefix: cannot install ${missing[*]}" >&2; exit 1; }
 fi
-mkdir -p "$dir"
 work=$(mktemp -d "$dir/.new.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # apt drops privileges to _apt for downloads: the directory must be writable by it.

@@ -9,8 +9,8 @@
 #include <string.h>
 
 /* Daemon. */
-#include "cli/cli.h"
-#include "serve.h"
+#include "cli.h"
+#include "milter/serve.h"
 
 static int usage(FILE *fp)
 {

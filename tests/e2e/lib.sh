@@ -159,6 +159,19 @@ e2e_netns() {
         exec "$BASH" "$@"' bash "$0" "${E2E_ARGV[@]}"
 }
 
+# Every transaction recorded in $DB, decided again by `tlsguard explain` with the same facts and
+# the test's config, must get the daemon's decisions (tools/golden_explain.pl; a test that cannot
+# be replayed sets GOLDEN_EXPLAIN_SKIP to the reason). Runs while the test's DNS still answers.
+# Opt-in (GOLDEN_EXPLAIN=1) until every test that reloads its config sets GOLDEN_EXPLAIN_SKIP.
+golden_explain() {
+    [ "${GOLDEN_EXPLAIN:-0}" = 1 ] && [ -n "$E2E" ] && [ -f "${DB:-}" ] && [ -f "${CONF:-}" ] || return 0
+    perl "$E2E_LIB_DIR/tools/golden_explain.pl" "$TLSGUARD_REAL" "$CONF" "$DB" >"$E2E/golden.out" 2>&1 &&
+        tail -n 1 "$E2E/golden.out" && return 0
+    cat "$E2E/golden.out" >&2
+    printf 'FAIL golden explain\n' >&2
+    return 1
+}
+
 e2e_cleanup() {
     local rc=$?
     set +e
@@ -176,6 +189,7 @@ e2e_cleanup() {
         rc=1
     fi
     [ -z "$E2E_VALGRIND" ] || valgrind_check || rc=1
+    golden_explain || rc=1
     if [ "$rc" != 0 ] && [ "$E2E_FAILED" = 0 ]; then
         E2E_FAILED=2
     fi
